@@ -2,8 +2,9 @@
  * Library API of crypto-replicator. Everything a program needs to seal, store, verify and
  * restore is exported from here; the CLI is a thin layer over it.
  */
+
+export type { CaptureMode, CaptureSource, CaptureStatus } from './capture/capture-source.js';
 export * from './change/change.js';
 export * from './errors.js';
-export * from './store/store.js';
-export type { CaptureMode, CaptureSource, CaptureStatus } from './capture/capture-source.js';
 export { createLogger, redactUrl } from './log/logger.js';
+export * from './store/store.js';
