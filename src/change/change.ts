@@ -81,11 +81,72 @@ export interface Transaction {
   /** Commit time, ISO 8601 with microseconds and offset, e.g. `2026-12-03T17:01:02.123456Z`. */
   commitTime: string;
   /**
-   * Position that orders transactions in the source: the commit LSN (`16/B374D848`) in logical
-   * mode, the outbox position in outbox mode, a local counter in notify mode.
+   * Position that orders transactions in the stream: the commit LSN (`16/B374D848`) in logical
+   * mode, a decimal drain position in outbox mode, a decimal spool counter in notify mode.
+   *
+   * Invariant every capture mode keeps: positions strictly increase along the stream for
+   * distinct transactions, and a transaction delivered again after a crash carries the same
+   * position as its first delivery. Restore therefore skips any transaction whose position is
+   * not greater than the last one it applied (see `comparePositions`).
    */
   position: string;
   records: Array<ChangeRecord | SchemaRecord>;
+  /**
+   * True when this is not the last part of the transaction: a transaction too large for one
+   * segment continues, with the same xid and position, at the start of the next segment.
+   * Restore applies all parts in one database transaction.
+   */
+  continues?: boolean;
+}
+
+const LSN_PATTERN = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
+const DECIMAL_PATTERN = /^(0|[1-9][0-9]{0,19})$/;
+
+/**
+ * Turn a position (an LSN such as `16/B374D848`, or a decimal counter) into a number that
+ * orders it. Throws TypeError on anything else.
+ *
+ * @example
+ * ```ts
+ * positionValue('0/16B3748'); // => 23803720n
+ * positionValue('42'); // => 42n
+ * ```
+ */
+export function positionValue(position: string): bigint {
+  const lsn = LSN_PATTERN.exec(position);
+  if (lsn !== null) return (BigInt(`0x${lsn[1]}`) << 32n) | BigInt(`0x${lsn[2]}`);
+  if (DECIMAL_PATTERN.test(position)) return BigInt(position);
+  throw new TypeError(
+    `invalid position "${position}": expected an LSN like 0/16B3748 or a counter`,
+  );
+}
+
+/**
+ * Compare two positions of the same stream: negative, zero or positive like a sort comparator.
+ *
+ * @example
+ * ```ts
+ * comparePositions('0/FF', '1/0') < 0; // => true
+ * ```
+ */
+export function comparePositions(a: string, b: string): number {
+  const left = positionValue(a);
+  const right = positionValue(b);
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
+/**
+ * Format a number as an LSN the way PostgreSQL prints it (`X/Y`, upper-case hex).
+ *
+ * @example
+ * ```ts
+ * formatLsn(23803720n); // => '0/16B3748'
+ * ```
+ */
+export function formatLsn(value: bigint): string {
+  const high = (value >> 32n).toString(16).toUpperCase();
+  const low = (value & 0xffffffffn).toString(16).toUpperCase();
+  return `${high}/${low}`;
 }
 
 /**
