@@ -7,4 +7,8 @@ export type { CaptureMode, CaptureSource, CaptureStatus } from './capture/captur
 export * from './change/change.js';
 export * from './errors.js';
 export { createLogger, redactUrl } from './log/logger.js';
+export { FileStore, type FileStoreOptions } from './store/file-store.js';
+export { checkObjectName } from './store/object-name.js';
+export { openStore, type StoreOptions } from './store/open-store.js';
+export { type RetryOptions, withRetry } from './store/retry.js';
 export * from './store/store.js';
