@@ -6,7 +6,9 @@
 export type { CaptureMode, CaptureSource, CaptureStatus } from './capture/capture-source.js';
 export * from './change/change.js';
 export * from './errors.js';
+export * from './keys/index.js';
 export { createLogger, redactUrl } from './log/logger.js';
+export * from './segment/index.js';
 export { FileStore, type FileStoreOptions } from './store/file-store.js';
 export { checkObjectName } from './store/object-name.js';
 export { openStore, type StoreOptions } from './store/open-store.js';
