@@ -16,6 +16,8 @@ export interface StoreOptions {
   s3ForcePathStyle?: boolean;
   /** Write-once retention for services with S3 Object Lock on the bucket. */
   s3ObjectLock?: { mode: 'COMPLIANCE' | 'GOVERNANCE'; retainDays: number };
+  /** Extra trusted CA certificate(s) in PEM for an https store with a private CA (`--ca-file`). */
+  tlsCa?: string | Buffer;
   /** Allow `http://` to a host that is not loopback (`--insecure-http`). */
   insecureHttp?: boolean;
   /** Names per list request; small values let tests cross page boundaries. */
