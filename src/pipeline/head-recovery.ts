@@ -1,0 +1,113 @@
+import { IntegrityError, UsageError } from '../errors.js';
+import type { VerifyKey } from '../keys/index.js';
+import { type Logger, silentLogger } from '../log/logger.js';
+import { parseObjectName, readSegmentHeader, segmentHash, segmentName } from '../segment/index.js';
+import type { ObjectStore } from '../store/store.js';
+import { ENVELOPE_PREFIX, envelopeName } from './envelope-sealer.js';
+import type { ReplicatorState } from './state-file.js';
+
+/** The stream head after recovery, and how many stored objects the state file did not know. */
+export interface RecoveredHead {
+  lastSequence: number;
+  headHash: Buffer;
+  adopted: number;
+}
+
+export interface RecoverHeadOptions {
+  store: ObjectStore;
+  state: ReplicatorState;
+  /** Public half of our signing key: adopted segments must be signed by it (v2). */
+  verifyKey?: VerifyKey;
+  logger?: Logger;
+}
+
+/**
+ * Find the real head of the stream: the store is the source of truth. A crash between storing a
+ * segment and writing the state file leaves segments the state does not know; they are adopted,
+ * so no sequence number is ever sealed twice with different content. A state whose head segment
+ * is missing from the store (a different or emptied store) stops the start.
+ *
+ * @example
+ * ```ts
+ * const head = await recoverHead({ store, state, verifyKey: signingKey });
+ * ```
+ */
+export async function recoverHead(options: RecoverHeadOptions): Promise<RecoveredHead> {
+  const { store, state } = options;
+  const log = options.logger ?? silentLogger;
+  const head =
+    state.format === 'v1'
+      ? await recoverEnvelopeCounter(store, state)
+      : await recoverSegments(options);
+  if (head.adopted > 0) {
+    log.info(
+      { streamId: state.streamId, lastSequence: head.lastSequence, adopted: head.adopted },
+      'adopted stored objects the state file did not record',
+    );
+  }
+  return head;
+}
+
+async function recoverSegments(options: RecoverHeadOptions): Promise<RecoveredHead> {
+  const { store, state, verifyKey } = options;
+  let lastSequence = state.lastSequence;
+  let headHash: Buffer = Buffer.from(state.headHash, 'hex');
+
+  // The head the state file names must be in the store, with the hash it recorded.
+  if (lastSequence > 0) {
+    const name = segmentName(state.streamId, lastSequence);
+    const bytes = await store.get(name);
+    if (bytes === undefined) {
+      throw new UsageError(
+        `recover stream ${state.streamId} from ${store.url}: segment ${lastSequence} is missing`,
+        {
+          hint: 'point --store at the store this state folder wrote to, or use a new --state-dir to start a new stream',
+        },
+      );
+    }
+    if (!segmentHash(Buffer.from(bytes)).equals(headHash)) {
+      throw new IntegrityError(
+        `recover stream ${state.streamId}: ${name} differs from the state file`,
+      );
+    }
+  }
+
+  // Segments after it were stored before a crash: each must chain to the one before.
+  let adopted = 0;
+  const prefix = `streams/${state.streamId}/segments/`;
+  const startAfter = lastSequence > 0 ? segmentName(state.streamId, lastSequence) : undefined;
+  for await (const name of store.list(prefix, { startAfter })) {
+    const parsed = parseObjectName(name);
+    if (parsed?.kind !== 'segment' || parsed.sequence !== lastSequence + 1) {
+      throw new IntegrityError(`recover stream ${state.streamId}: unexpected object ${name}`);
+    }
+    const bytes = Buffer.from((await store.get(name)) ?? []);
+    const header = readSegmentHeader(bytes, { name, verifyKey });
+    if (!header.previousHash.equals(headHash)) {
+      throw new IntegrityError(`recover stream ${state.streamId}: ${name} does not chain`);
+    }
+    lastSequence = parsed.sequence;
+    headHash = segmentHash(bytes);
+    adopted += 1;
+  }
+  return { lastSequence, headHash, adopted };
+}
+
+async function recoverEnvelopeCounter(
+  store: ObjectStore,
+  state: ReplicatorState,
+): Promise<RecoveredHead> {
+  // Envelopes carry no chain: the highest counter stored is the head.
+  let lastSequence = state.lastSequence;
+  let adopted = 0;
+  const prefix = `${ENVELOPE_PREFIX}${state.streamId}-`;
+  const startAfter = lastSequence > 0 ? envelopeName(state.streamId, lastSequence) : undefined;
+  for await (const name of store.list(prefix, { startAfter })) {
+    const counter = Number(/-(\d{20})\.json$/.exec(name)?.[1]);
+    if (Number.isSafeInteger(counter) && counter > lastSequence) {
+      lastSequence = counter;
+      adopted += 1;
+    }
+  }
+  return { lastSequence, headHash: Buffer.from(state.headHash, 'hex'), adopted };
+}

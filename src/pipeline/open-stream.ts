@@ -1,0 +1,106 @@
+import { UsageError } from '../errors.js';
+import type { Recipient, SigningKey } from '../keys/index.js';
+import { type Logger, silentLogger } from '../log/logger.js';
+import type { ObjectStore } from '../store/store.js';
+import { EnvelopeSealer } from './envelope-sealer.js';
+import { recoverHead } from './head-recovery.js';
+import type { BatchSealer } from './sealed-batch.js';
+import { SegmentSealer } from './segment-sealer.js';
+import { newState, type ReplicatorState, readState, writeState } from './state-file.js';
+import { acquireStateLock, type StateLock } from './state-lock.js';
+import { ensureStateSigningKey } from './state-signing-key.js';
+
+export interface OpenStreamOptions {
+  store: ObjectStore;
+  recipients: Recipient[];
+  signingKey?: SigningKey;
+  stateDir: string;
+  format?: 'v1' | 'v2';
+  logger?: Logger;
+}
+
+/** A stream ready to be appended to: locked state folder, recovered head, a sealer. */
+export interface OpenStream {
+  lock: StateLock;
+  state: ReplicatorState;
+  sealer: BatchSealer;
+  signingKey?: SigningKey;
+}
+
+/**
+ * Take the state folder's lock, read (or create) the state, get the signing key (v2; made once
+ * in the state folder when none is given), adopt objects the store holds beyond the recorded
+ * head, persist the result, and build the sealer that continues the stream.
+ *
+ * @example
+ * ```ts
+ * const { lock, state, sealer } = await openStream({ store, recipients, stateDir: './state' });
+ * ```
+ */
+export async function openStream(options: OpenStreamOptions): Promise<OpenStream> {
+  const log = options.logger ?? silentLogger;
+  const format = options.format ?? 'v2';
+  if (format === 'v1' && options.recipients.length > 1) {
+    throw new UsageError('open stream: v1 envelopes are sealed for one recipient, got several', {
+      hint: 'pass a single --recipient with --format v1, or use --format v2',
+    });
+  }
+  const lock = await acquireStateLock(options.stateDir);
+  try {
+    // The state folder decides the stream; its format cannot change under it.
+    const existing = await readState(options.stateDir);
+    const state = existing ?? newState(format);
+    if (state.format !== format) {
+      throw new UsageError(
+        `open stream ${state.streamId}: the state folder holds a ${state.format} stream, not ${format}`,
+        { hint: `pass --format ${state.format}, or use a new --state-dir for a ${format} stream` },
+      );
+    }
+
+    // v2 signs: the given key, else the one kept in the state folder.
+    const signingKey =
+      format === 'v2'
+        ? (options.signingKey ?? (await ensureStateSigningKey(options.stateDir, { logger: log })))
+        : undefined;
+
+    // The store is the source of truth for the head; persist what it says before going on.
+    const head = await recoverHead({
+      store: options.store,
+      state,
+      verifyKey: signingKey,
+      logger: log,
+    });
+    state.lastSequence = head.lastSequence;
+    state.headHash = head.headHash.toString('hex');
+    await writeState(options.stateDir, state);
+    log.info(
+      {
+        streamId: state.streamId,
+        format,
+        lastSequence: state.lastSequence,
+        store: options.store.url,
+        created: existing === undefined,
+      },
+      existing === undefined ? 'stream created' : 'stream resumed',
+    );
+
+    const sealer: BatchSealer =
+      format === 'v2'
+        ? new SegmentSealer({
+            streamId: state.streamId,
+            lastSequence: state.lastSequence,
+            headHash: head.headHash,
+            recipients: options.recipients,
+            signingKey: signingKey!,
+          })
+        : new EnvelopeSealer({
+            streamId: state.streamId,
+            lastCounter: state.lastSequence,
+            recipient: options.recipients[0]!,
+          });
+    return { lock, state, sealer, signingKey };
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}

@@ -1,0 +1,95 @@
+import { type Logger, silentLogger } from '../log/logger.js';
+import type { ReplicatorMetrics } from '../observability/metrics.js';
+import { withRetry } from '../store/retry.js';
+import type { ObjectStore } from '../store/store.js';
+import type { StoreObject } from './sealed-batch.js';
+
+/** Longest wait between two attempts to store one object, in ms. */
+export const MAX_STORE_RETRY_DELAY_MS = 10_000;
+
+/**
+ * Puts objects durably, retrying transient store failures with backoff and jitter for as long
+ * as it takes (the pipeline never drops a sealed batch), counting errors and retries and
+ * remembering since when the store has been failing, for health checks.
+ *
+ * @example
+ * ```ts
+ * const putter = new StorePutter({ store, logger, metrics });
+ * await putter.putAll([{ name, bytes }], 1);
+ * ```
+ */
+export class StorePutter {
+  readonly #store: ObjectStore;
+  readonly #log: Logger;
+  readonly #metrics: ReplicatorMetrics | undefined;
+  readonly #abort = new AbortController();
+  #failingSince: Date | undefined;
+
+  constructor(options: { store: ObjectStore; logger?: Logger; metrics?: ReplicatorMetrics }) {
+    this.#store = options.store;
+    this.#log = options.logger ?? silentLogger;
+    this.#metrics = options.metrics;
+  }
+
+  /** Since when every attempt has failed; undefined while the store works. */
+  get failingSince(): Date | undefined {
+    return this.#failingSince;
+  }
+
+  /** End all retries now; pending puts reject with `reason`. */
+  abort(reason: Error): void {
+    this.#abort.abort(reason);
+  }
+
+  /** Store every object, at most `concurrency` at a time; resolves when all are durable. */
+  async putAll(objects: readonly { name: string; bytes: Uint8Array }[], concurrency: number) {
+    let next = 0;
+    const worker = async () => {
+      while (next < objects.length) {
+        const object = objects[next++]!;
+        await this.put(object);
+      }
+    };
+    const workers = Array.from({ length: Math.min(concurrency, objects.length) }, worker);
+    await Promise.all(workers);
+  }
+
+  /** Store one object, retrying transient failures until it is durable or aborted. */
+  async put(object: StoreObject): Promise<void> {
+    await withRetry(
+      async (attempt) => {
+        if (attempt > 1) this.#metrics?.storeRetries.inc();
+        try {
+          await this.#store.put(object.name, object.bytes);
+        } catch (error) {
+          this.#onFailure(object.name, attempt, error);
+          throw error;
+        }
+        if (this.#failingSince !== undefined) {
+          this.#log.info({ store: this.#store.url }, 'store reachable again');
+          this.#failingSince = undefined;
+        }
+      },
+      {
+        attempts: Number.POSITIVE_INFINITY,
+        maxDelayMs: MAX_STORE_RETRY_DELAY_MS,
+        signal: this.#abort.signal,
+        logger: this.#log,
+        what: `put ${object.name}`,
+      },
+    );
+  }
+
+  #onFailure(name: string, attempt: number, error: unknown): void {
+    this.#metrics?.storeErrors.inc();
+    this.#failingSince ??= new Date();
+
+    // Warn on the first failure and then every tenth, so a long outage does not flood the log.
+    if (attempt === 1 || attempt % 10 === 0) {
+      this.#log.warn(
+        { object: name, attempt, store: this.#store.url, error: (error as Error).message },
+        'store failed, retrying',
+      );
+    }
+  }
+}
