@@ -5,6 +5,7 @@
 
 export type { CaptureMode, CaptureSource, CaptureStatus } from './capture/capture-source.js';
 export * from './change/change.js';
+export * from './envelope/index.js';
 export * from './errors.js';
 export * from './keys/index.js';
 export { createLogger, redactUrl } from './log/logger.js';
