@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EncryptedEnvelope, HybridDecryptor, HybridEncryptor } from '../../src/envelope/index.js';
-import { AuthenticationError, IntegrityError } from '../../src/errors.js';
+import { AuthenticationError } from '../../src/errors.js';
 import { keyPath, TEST_PASSPHRASE } from './fixture-keys.js';
 
 const encryptor = HybridEncryptor.fromPublicKeyFile(keyPath('TEST-ONLY-seed-2048.pub'));
