@@ -14,6 +14,8 @@ export interface StoreOptions {
   s3Region?: string;
   /** Address buckets as `endpoint/bucket` instead of `bucket.endpoint`; default on with an endpoint. */
   s3ForcePathStyle?: boolean;
+  /** `false` for services that ignore `If-None-Match` (`--s3-no-conditional-writes`). */
+  s3ConditionalWrites?: boolean;
   /** Write-once retention for services with S3 Object Lock on the bucket. */
   s3ObjectLock?: { mode: 'COMPLIANCE' | 'GOVERNANCE'; retainDays: number };
   /** Extra trusted CA certificate(s) in PEM for an https store with a private CA (`--ca-file`). */
