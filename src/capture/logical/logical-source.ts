@@ -1,0 +1,411 @@
+import type pg from 'pg';
+import { LogicalReplicationService } from 'pg-logical-replication';
+import {
+  formatLsn,
+  positionValue,
+  type SchemaRecord,
+  type TableName,
+  type Transaction,
+} from '../../change/change.js';
+import { DatabaseError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import { reconnectDelayMs, sleep } from '../backoff.js';
+import type { CaptureMode, CaptureSource, CaptureStatus } from '../capture-source.js';
+import { readSchemaRecord } from '../catalog.js';
+import { readSnapshot } from '../snapshot-reader.js';
+import { connectText, describeError } from '../text-client.js';
+import { TransactionQueue } from '../transaction-queue.js';
+import { relationShape, relationTable, toChangeRecord } from './logical-records.js';
+import { createSlot, lostSlotError, readSlot } from './logical-slot.js';
+import type { PgoutputMessage } from './pgoutput-decoder.js';
+import { TextPgoutputPlugin, type UndecodableMessage } from './text-pgoutput-plugin.js';
+
+/** How often the slot's lag is read and a status update is sent to the server. */
+export const SLOT_STATUS_INTERVAL_MS = 5_000;
+/** Lag above which a warning is logged (bytes of WAL the slot holds back). */
+export const SLOT_LAG_WARN_BYTES = 1024 ** 3;
+
+export interface LogicalSourceOptions {
+  databaseUrl: string;
+  slotName: string;
+  publicationName: string;
+  tables?: TableName[];
+  snapshot: boolean;
+  resumePosition?: string;
+  logger: Logger;
+}
+
+interface OpenTransaction {
+  xid: string;
+  records: Transaction['records'];
+}
+
+/**
+ * Logical-replication capture: a persistent pgoutput slot and a publication. The slot's
+ * confirmed position moves only in {@link LogicalCaptureSource.acknowledge} (or, when nothing
+ * is pending, to a keepalive's position), so the server keeps every change until it is stored.
+ */
+export class LogicalCaptureSource implements CaptureSource {
+  readonly mode: CaptureMode = 'logical';
+  private readonly queue = new TransactionQueue();
+  private readonly abort = new AbortController();
+  private control: pg.Client | undefined;
+  private service: LogicalReplicationService | undefined;
+  private loop: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private snapshotRead: (() => Promise<void>) | undefined;
+  private open: OpenTransaction | undefined;
+  private pendingSchemas: SchemaRecord[] = [];
+  private readonly shapes = new Map<string, string>();
+  private readonly emittedSchemas = new Set<string>();
+  /** Highest commit LSN handed to the queue, to drop what the server re-sends on reconnect. */
+  private lastEmitted = 0n;
+  /** The flush position we report to the server (first byte not yet needed). */
+  private confirmed = 0n;
+  private slotSeen = false;
+  private readonly state: CaptureStatus = { connected: false };
+
+  constructor(private readonly options: LogicalSourceOptions) {}
+
+  async start(): Promise<void> {
+    const { slotName, logger } = this.options;
+    const control = await this.ensureControl();
+
+    // The publication is what install creates; without it there is nothing to follow.
+    const publication = await control.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [
+      this.options.publicationName,
+    ]);
+    if (publication.rows.length === 0) {
+      throw new DatabaseError(
+        `start logical capture: publication "${this.options.publicationName}" does not exist`,
+        {
+          hint: 'run "crypto-replicator install --mode logical --tables …" first',
+        },
+      );
+    }
+    const tables = this.options.tables ?? (await this.publishedTables(control));
+
+    // Schema records for every followed table go first into the stream.
+    for (const table of tables) this.pendingSchemas.push(await readSchemaRecord(control, table));
+    for (const table of tables) this.emittedSchemas.add(JSON.stringify(table));
+
+    // An existing slot is resumed; a missing one is created (with its snapshot) only when no
+    // earlier position says this stream already had one.
+    const slot = await readSlot(control, slotName);
+    if (slot?.walStatus === 'lost')
+      throw lostSlotError(slotName, 'the slot was invalidated (wal_status lost)');
+    if (slot === undefined && this.options.resumePosition !== undefined) {
+      throw lostSlotError(
+        slotName,
+        `the slot is missing although the stream stored position ${this.options.resumePosition}`,
+      );
+    }
+    if (slot !== undefined) {
+      this.confirmed = slot.confirmedFlush;
+      this.lastEmitted = slot.confirmedFlush - 1n;
+    } else {
+      const created = await createSlot(this.options.databaseUrl, slotName, this.options.snapshot);
+      this.confirmed = created.consistentPoint;
+      logger.info(
+        { slot: slotName, consistentPoint: formatLsn(created.consistentPoint) },
+        'replication slot created',
+      );
+      if (created.snapshotName !== null) {
+        this.snapshotRead = await this.importSnapshot(
+          created.snapshotName,
+          tables,
+          created.consistentPoint,
+        );
+      }
+      await created.connection.end().catch(() => {});
+    }
+    this.slotSeen = true;
+
+    // Snapshot first (if any), then the stream, in the background; the queue carries both.
+    this.loop = this.run().catch((error) => this.queue.fail(error));
+    this.timer = setInterval(() => void this.checkSlot(), SLOT_STATUS_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  transactions(): AsyncIterable<Transaction> {
+    return this.queue;
+  }
+
+  async acknowledge(position: string): Promise<void> {
+    const value = positionValue(position);
+    this.state.acknowledgedPosition = position;
+    // Snapshot chunks sit below the slot's start; only stream positions move the slot.
+    if (value + 1n > this.confirmed) {
+      this.confirmed = value + 1n;
+      await this.sendConfirmed();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.queue.close();
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.sendConfirmed();
+    await this.service?.destroy().catch(() => {});
+    await this.loop;
+    await this.control?.end().catch(() => {});
+    this.state.connected = false;
+  }
+
+  status(): CaptureStatus {
+    return { ...this.state };
+  }
+
+  private async publishedTables(control: pg.Client): Promise<TableName[]> {
+    const { rows } = await control.query<{ schema: string; name: string }>(
+      `SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables
+        WHERE pubname = $1 ORDER BY 1, 2`,
+      [this.options.publicationName],
+    );
+    return rows;
+  }
+
+  /** Import the slot's snapshot now (the exporting connection closes next); read it later. */
+  private async importSnapshot(
+    snapshotName: string,
+    tables: TableName[],
+    consistentPoint: bigint,
+  ): Promise<() => Promise<void>> {
+    const reader = await connectText(this.options.databaseUrl, 'crypto-replicator snapshot');
+    reader.on('error', () => {});
+    await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await reader.query(`SET TRANSACTION SNAPSHOT '${snapshotName.replaceAll("'", "''")}'`);
+    return async () => {
+      // Snapshot chunks take positions 0/1, 0/2, … : all below the slot's consistent point,
+      // so they order before every streamed commit.
+      let chunk = 0n;
+      let rows = 0;
+      try {
+        for await (const records of readSnapshot(reader, tables)) {
+          if (this.abort.signal.aborted) return;
+          chunk++;
+          if (chunk >= consistentPoint) throw new Error('snapshot has more chunks than positions');
+          rows += records.length;
+          await this.queue.push({
+            xid: 'snapshot',
+            commitTime: new Date().toISOString(),
+            position: formatLsn(chunk),
+            records: [...this.takeSchemas(), ...records],
+          });
+        }
+        this.options.logger.info({ rows, chunks: Number(chunk) }, 'initial snapshot read');
+      } finally {
+        await reader.end().catch(() => {});
+      }
+    };
+  }
+
+  private takeSchemas(): SchemaRecord[] {
+    return this.pendingSchemas.splice(0);
+  }
+
+  private async run(): Promise<void> {
+    if (this.snapshotRead !== undefined) await this.snapshotRead();
+    let attempt = 0;
+    while (!this.abort.signal.aborted) {
+      try {
+        await this.stream(() => {
+          attempt = 0;
+        });
+        if (this.abort.signal.aborted) return;
+        throw new Error('replication stream ended');
+      } catch (error) {
+        if (this.abort.signal.aborted) return;
+        await this.failIfSlotLost();
+        this.state.connected = false;
+        this.state.problem = `replication stream: ${describeError(error)}`;
+        this.options.logger.warn({ attempt, problem: this.state.problem }, 'capture reconnecting');
+        this.open = undefined;
+        await sleep(reconnectDelayMs(attempt++), this.abort.signal);
+      }
+    }
+  }
+
+  /** One replication connection, until it ends or fails. */
+  private async stream(onStarted: () => void): Promise<void> {
+    const service = new LogicalReplicationService(
+      { connectionString: this.options.databaseUrl, application_name: 'crypto-replicator' },
+      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
+    );
+    this.service = service;
+    let failure: Error | undefined;
+    service.on('error', (error: Error) => {
+      failure ??= error;
+    });
+    service.on('start', () => {
+      onStarted();
+      this.state.connected = true;
+      this.state.problem = undefined;
+      this.options.logger.info({ slot: this.options.slotName }, 'replication stream started');
+      void this.sendConfirmed();
+    });
+    service.on('data', (_lsn: string, message: PgoutputMessage | UndecodableMessage) =>
+      this.onMessage(message),
+    );
+    service.on('heartbeat', (lsn: string, _time: number, shouldRespond: boolean) =>
+      this.onKeepalive(lsn, shouldRespond),
+    );
+    try {
+      await service.subscribe(
+        new TextPgoutputPlugin(this.options.publicationName),
+        this.options.slotName,
+      );
+    } finally {
+      await service.destroy().catch(() => {});
+      this.service = undefined;
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  private async onMessage(message: PgoutputMessage | UndecodableMessage): Promise<void> {
+    if (message.tag === 'undecodable') {
+      this.queue.fail(new DatabaseError(`decode replication stream: ${message.error.message}`));
+      return;
+    }
+    if (message.tag === 'begin') {
+      this.open = { xid: String(message.xid), records: this.takeSchemas() };
+      return;
+    }
+    if (message.tag === 'relation') {
+      await this.onRelation(message);
+      return;
+    }
+    if (message.tag === 'commit') {
+      await this.onCommit(message.commitLsn, message.commitTime);
+      return;
+    }
+    const record = toChangeRecord(message);
+    if (record !== undefined) this.open?.records.push(record);
+  }
+
+  /** A RELATION message: emit a schema record when the table is new here or its shape moved. */
+  private async onRelation(message: Extract<PgoutputMessage, { tag: 'relation' }>): Promise<void> {
+    const table = relationTable(message.relation);
+    const key = JSON.stringify(table);
+    const shape = relationShape(message.relation);
+    const known = this.shapes.get(key);
+    this.shapes.set(key, shape);
+    if (known === shape || (known === undefined && this.emittedSchemas.has(key))) return;
+    this.emittedSchemas.add(key);
+    const record = await readSchemaRecord(await this.ensureControl(), table);
+    if (this.open !== undefined) this.open.records.push(record);
+    else this.pendingSchemas.push(record);
+  }
+
+  private async onCommit(commitLsn: bigint, commitTime: string): Promise<void> {
+    const open = this.open;
+    this.open = undefined;
+    if (open === undefined) return;
+    // A reconnect re-sends what was emitted but not yet acknowledged: drop it here.
+    if (commitLsn <= this.lastEmitted) return;
+    this.lastEmitted = commitLsn;
+    const position = formatLsn(commitLsn);
+    this.state.receivedPosition = position;
+    this.state.lagSeconds = Math.max(0, (Date.now() - Date.parse(commitTime)) / 1000);
+    await this.queue.push({ xid: open.xid, commitTime, position, records: open.records });
+  }
+
+  /**
+   * Answer keepalives with what is stored; but when nothing is pending, move to the keepalive's
+   * position so an idle slot does not hold back the WAL other databases write.
+   */
+  private onKeepalive(lsn: string, shouldRespond: boolean): void {
+    // Idle: no transaction half-read or queued, and every emitted one acknowledged.
+    const idle =
+      this.open === undefined &&
+      this.queue.length === 0 &&
+      this.libraryQueueEmpty() &&
+      this.lastEmitted < this.confirmed;
+    if (idle && positionValue(lsn) > this.confirmed) {
+      this.confirmed = positionValue(lsn);
+      void this.sendConfirmed();
+    } else if (shouldRespond) {
+      void this.sendConfirmed();
+    }
+  }
+
+  /**
+   * NOTE: with flow control the library queues decoded messages and emits keepalives at once,
+   * so a keepalive may overtake changes still in its queue. Its queue is private; we read it
+   * (pinned version 2.5.0) and treat anything unexpected as "not empty", the safe answer.
+   */
+  private libraryQueueEmpty(): boolean {
+    const internals = this.service as unknown as {
+      _messageQueue?: unknown[];
+      _processing?: boolean;
+    };
+    return (
+      Array.isArray(internals?._messageQueue) &&
+      internals._messageQueue.length === 0 &&
+      internals._processing === false
+    );
+  }
+
+  /** Tell the server the flush position: everything before `confirmed` may be released. */
+  private async sendConfirmed(): Promise<void> {
+    if (this.service === undefined || this.confirmed === 0n) return;
+    // The library reports lsn + 1 as flushed; pass confirmed - 1 so it reports `confirmed`.
+    await this.service.acknowledge(formatLsn(this.confirmed - 1n)).catch(() => {});
+  }
+
+  private async checkSlot(): Promise<void> {
+    try {
+      const control = await this.ensureControl();
+      const slot = await readSlot(control, this.options.slotName);
+      if (slot === undefined || slot.walStatus === 'lost') {
+        await this.failIfSlotLost();
+        return;
+      }
+      this.state.backlog = slot.lagBytes;
+      if (slot.lagBytes > SLOT_LAG_WARN_BYTES) {
+        this.options.logger.warn(
+          { slot: this.options.slotName, lagBytes: slot.lagBytes },
+          'replication slot lag is growing',
+        );
+      }
+      await this.sendConfirmed();
+    } catch (error) {
+      this.state.problem ??= `slot status: ${describeError(error)}`;
+    }
+  }
+
+  private async failIfSlotLost(): Promise<void> {
+    let slot: Awaited<ReturnType<typeof readSlot>>;
+    try {
+      slot = await readSlot(await this.ensureControl(), this.options.slotName);
+    } catch {
+      return; // the server is unreachable: that is a reconnect, not a lost slot
+    }
+    if (!this.slotSeen) return;
+    if (slot === undefined || slot.walStatus === 'lost') {
+      const what =
+        slot === undefined
+          ? 'the slot was dropped while in use'
+          : 'the slot was invalidated (wal_status lost)';
+      const error = lostSlotError(this.options.slotName, what);
+      this.options.logger.error({ slot: this.options.slotName }, error.message);
+      this.state.problem = error.message;
+      this.abort.abort();
+      this.queue.fail(error);
+      throw error;
+    }
+  }
+
+  private async ensureControl(): Promise<pg.Client> {
+    if (this.control !== undefined) return this.control;
+    const client = await connectText(this.options.databaseUrl, 'crypto-replicator control');
+    client.on('error', () => {
+      if (this.control === client) this.control = undefined;
+    });
+    client.on('end', () => {
+      if (this.control === client) this.control = undefined;
+    });
+    this.control = client;
+    return client;
+  }
+}

@@ -1,0 +1,337 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type pg from 'pg';
+import type {
+  ChangeRecord,
+  Row,
+  SchemaRecord,
+  TableName,
+  Transaction,
+} from '../../change/change.js';
+import type { Logger } from '../../log/logger.js';
+import { reconnectDelayMs, sleep } from '../backoff.js';
+import type { CaptureMode, CaptureSource, CaptureStatus } from '../capture-source.js';
+import { readSchemaRecord } from '../catalog.js';
+import { CAPTURE_SCHEMA, ROW_TRIGGER } from '../install-sql.js';
+import {
+  hstoreSchema,
+  type OutboxRow,
+  outboxColumns,
+  ShapeTracker,
+} from '../outbox/outbox-rows.js';
+import { readSnapshot } from '../snapshot-reader.js';
+import { Spool, type SpoolEntry } from '../spool.js';
+import { connectText, describeError } from '../text-client.js';
+import { TransactionQueue } from '../transaction-queue.js';
+import { parsePayload, toChangeRecord } from './notify-payload.js';
+
+/** What the spool holds per entry: raw payloads, drained outbox rows, or snapshot records. */
+export type SpoolItem =
+  | { kind: 'payload'; payload: string }
+  | { kind: 'outbox'; row: OutboxRow }
+  | { kind: 'records'; records: ChangeRecord[] };
+
+/** Resume LISTEN once the spool is below this share of its cap. */
+const SPOOL_RESUME_RATIO = 0.9;
+const SNAPSHOT_MARK = 'snapshot-done';
+
+export interface NotifySourceOptions {
+  databaseUrl: string;
+  channel: string;
+  tables?: TableName[];
+  snapshot: boolean;
+  spoolDir: string;
+  spoolMaxBytes: number;
+  logger: Logger;
+}
+
+/**
+ * The seed's mode: LISTEN on a channel; every notification is fsynced into a local spool
+ * before it counts as received, and positions are spool counters. Large rows arrive through
+ * the outbox (a NOTIFY wakes us up). Changes made while nobody listens are lost: that is the
+ * nature of NOTIFY, documented in docs/CAPTURE.md.
+ */
+export class NotifyCaptureSource implements CaptureSource {
+  readonly mode: CaptureMode = 'notify';
+  private readonly queue = new TransactionQueue();
+  private readonly abort = new AbortController();
+  private spool: Spool<SpoolItem> | undefined;
+  private client: pg.Client | undefined;
+  private readonly shapes = new ShapeTracker(() => this.connection());
+  private pendingSchemas: SchemaRecord[] = [];
+  private received: string[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private listening = false;
+  private spoolFull = false;
+  private wakeReader: (() => void) | undefined;
+  private loops: Promise<void>[] = [];
+  private readonly state: CaptureStatus = { connected: false };
+
+  constructor(private readonly options: NotifySourceOptions) {}
+
+  async start(): Promise<void> {
+    await mkdir(this.options.spoolDir, { recursive: true });
+    this.spool = await Spool.open<SpoolItem>(this.options.spoolDir);
+    const client = await this.connection();
+
+    // Schema records of the followed tables go first; LISTEN before the snapshot so that no
+    // change between the two is missed.
+    const tables = this.options.tables ?? (await triggeredTables(client));
+    for (const table of tables) {
+      const record = await readSchemaRecord(client, table);
+      this.shapes.remember(record);
+      this.pendingSchemas.push(record);
+    }
+    await this.listen(client);
+    if (this.options.snapshot) await this.snapshotOnce(client, tables);
+    await this.enqueue(() => this.drainOutbox());
+
+    this.loops.push(this.readLoop().catch((error) => this.queue.fail(error)));
+    this.loops.push(this.reconnectLoop());
+  }
+
+  transactions(): AsyncIterable<Transaction> {
+    return this.queue;
+  }
+
+  async acknowledge(position: string): Promise<void> {
+    const spool = this.spool!;
+    await spool.acknowledge(position);
+    this.state.acknowledgedPosition = position;
+    this.state.backlog = spool.depth;
+    if (this.spoolFull && spool.bytes < this.options.spoolMaxBytes * SPOOL_RESUME_RATIO) {
+      this.spoolFull = false;
+      this.state.problem = undefined;
+      this.options.logger.warn(
+        { spoolBytes: spool.bytes },
+        'spool has room again: listening again; changes made while not listening were not captured',
+      );
+      if (this.client !== undefined) await this.listen(this.client).catch(() => {});
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.queue.close();
+    this.wakeReader?.();
+    await this.chain.catch(() => {});
+    await this.client?.end().catch(() => {});
+    await Promise.all(this.loops);
+    await this.spool?.close();
+    this.state.connected = false;
+  }
+
+  status(): CaptureStatus {
+    return { ...this.state, backlog: this.spool?.depth };
+  }
+
+  private async listen(client: pg.Client): Promise<void> {
+    await client.query(`LISTEN "${this.options.channel.replaceAll('"', '""')}"`);
+    this.listening = true;
+  }
+
+  /** Serialise spool writers (notifications, outbox drains) so positions follow arrival. */
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    this.chain = this.chain.then(task).catch((error) => {
+      this.state.problem = `notify spool: ${describeError(error)}`;
+      this.options.logger.error({ problem: this.state.problem }, 'notify capture failed');
+      this.queue.fail(error);
+    });
+    return this.chain;
+  }
+
+  private onNotification(payload: string): void {
+    this.received.push(payload);
+    if (this.received.length === 1) void this.enqueue(() => this.flush());
+  }
+
+  /** Spool what arrived: consecutive payloads of one transaction become one entry. */
+  private async flush(): Promise<void> {
+    const payloads = this.received.splice(0);
+    const batches: SpoolItem[][] = [];
+    let lastXid: string | undefined;
+    let wakeOutbox = false;
+    for (const payload of payloads) {
+      const xid = /"xid"\s*:\s*"(\d+)"/.exec(payload)?.[1];
+      if (/^\{"format":"outbox"\}$/.test(payload)) {
+        wakeOutbox = true;
+        continue;
+      }
+      const item: SpoolItem = { kind: 'payload', payload };
+      if (xid !== undefined && xid === lastXid) batches.at(-1)!.push(item);
+      else batches.push([item]);
+      lastXid = xid;
+    }
+    await this.spool!.append(batches);
+    if (wakeOutbox) await this.drainOutbox();
+    this.afterAppend();
+  }
+
+  /** Move large rows from the outbox into the spool; delete them once fsynced. */
+  private async drainOutbox(): Promise<void> {
+    const client = await this.connection();
+    // With only the seed's trigger there is no outbox: nothing to drain.
+    const exists = await client.query(`SELECT to_regclass('${CAPTURE_SCHEMA}.outbox') AS t`);
+    if (exists.rows[0]?.t == null) return;
+    const hstore = (await hstoreSchema(client)) ?? CAPTURE_SCHEMA;
+    await client.query('BEGIN');
+    try {
+      const { rows } = await client.query<OutboxRow>(
+        `DELETE FROM ${CAPTURE_SCHEMA}.outbox RETURNING ${outboxColumns(hstore)}`,
+      );
+      rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+      const byXid = new Map<string, OutboxRow[]>();
+      for (const row of rows) byXid.set(row.xid, [...(byXid.get(row.xid) ?? []), row]);
+      const groups = [...byXid.values()].sort((a, b) =>
+        BigInt(a.at(-1)!.id) < BigInt(b.at(-1)!.id) ? -1 : 1,
+      );
+      await this.spool!.append(groups.map((g) => g.map((row) => ({ kind: 'outbox', row }))));
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    }
+    this.afterAppend();
+  }
+
+  private afterAppend(): void {
+    const spool = this.spool!;
+    this.state.receivedPosition = spool.lastPosition;
+    this.state.backlog = spool.depth;
+    this.wakeReader?.();
+    if (!this.spoolFull && spool.bytes >= this.options.spoolMaxBytes) {
+      // Never drop what was received: stop receiving instead, and say so loudly.
+      this.spoolFull = true;
+      this.state.problem = `spool full (${spool.bytes} bytes, cap ${this.options.spoolMaxBytes}): stopped listening; changes made until it drains are not captured`;
+      this.options.logger.error({ spoolBytes: spool.bytes }, this.state.problem);
+      void this.client
+        ?.query(`UNLISTEN "${this.options.channel.replaceAll('"', '""')}"`)
+        .catch(() => {});
+      this.listening = false;
+    }
+  }
+
+  private async snapshotOnce(client: pg.Client, tables: TableName[]): Promise<void> {
+    const mark = join(this.options.spoolDir, SNAPSHOT_MARK);
+    if ((await readFile(mark, 'utf8').catch(() => undefined)) !== undefined) return;
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      for await (const records of readSnapshot(client, tables)) {
+        await this.spool!.append([[{ kind: 'records', records }]]);
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    }
+    await writeFile(mark, `${this.spool!.lastPosition}\n`, { flush: true });
+    this.afterAppend();
+  }
+
+  /** Hand spooled entries to the pipeline in position order. */
+  private async readLoop(): Promise<void> {
+    let delivered = this.spool!.acknowledgedPosition;
+    while (!this.abort.signal.aborted) {
+      const entries = await this.spool!.readAfter(delivered);
+      if (entries.length === 0) {
+        await new Promise<void>((resolve) => {
+          this.wakeReader = resolve;
+        });
+        this.wakeReader = undefined;
+        continue;
+      }
+      for (const entry of entries) {
+        if (this.abort.signal.aborted) return;
+        await this.queue.push(await this.toTransaction(entry));
+        delivered = entry.position;
+      }
+    }
+  }
+
+  private async toTransaction(entry: SpoolEntry<SpoolItem>): Promise<Transaction> {
+    const records: Transaction['records'] = this.pendingSchemas.splice(0);
+    let xid = '';
+    for (const item of entry.items) {
+      if (item.kind === 'records') {
+        records.push(...item.records);
+      } else if (item.kind === 'outbox') {
+        xid = item.row.xid;
+        records.push(...(await this.shapes.toRecords([item.row])));
+      } else {
+        const payload = parsePayload(item.payload);
+        if (payload.kind !== 'change') continue;
+        xid = payload.xid ?? xid;
+        const keys: Row = {};
+        const data = payload.data ?? payload.oldData;
+        if (data?.type === 'object') for (const [name] of data.entries) keys[name] = null;
+        const schema = await this.shapes.schemaFor(
+          payload.table,
+          data === undefined ? undefined : keys,
+          records,
+        );
+        records.push(toChangeRecord(payload, schema));
+      }
+    }
+    return { xid, commitTime: entry.receivedAt, position: entry.position, records };
+  }
+
+  /** Keep one LISTEN connection alive; after a drop, reconnect with backoff and drain. */
+  private async reconnectLoop(): Promise<void> {
+    let attempt = 0;
+    while (!this.abort.signal.aborted) {
+      await sleep(attempt === 0 ? 500 : reconnectDelayMs(attempt), this.abort.signal);
+      if (this.client !== undefined || this.abort.signal.aborted) {
+        attempt = 0;
+        continue;
+      }
+      try {
+        const client = await this.connection();
+        if (!this.spoolFull) await this.listen(client);
+        await this.enqueue(() => this.drainOutbox());
+        this.options.logger.warn(
+          { attempt },
+          'notify capture reconnected; changes made while disconnected were not captured',
+        );
+        attempt = 0;
+      } catch (error) {
+        this.state.problem = `listen: ${describeError(error)}`;
+        attempt++;
+      }
+    }
+  }
+
+  private async connection(): Promise<pg.Client> {
+    if (this.client !== undefined) return this.client;
+    const client = await connectText(this.options.databaseUrl, 'crypto-replicator notify');
+    const lost = () => {
+      if (this.client !== client) return;
+      this.client = undefined;
+      this.listening = false;
+      this.state.connected = false;
+      this.state.problem = 'listen connection lost: reconnecting';
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', (message) => {
+      if (message.channel === this.options.channel && message.payload !== undefined) {
+        this.onNotification(message.payload);
+      }
+    });
+    this.client = client;
+    this.state.connected = true;
+    this.state.problem = this.spoolFull ? this.state.problem : undefined;
+    return client;
+  }
+}
+
+/** Tables that carry our notify trigger. */
+async function triggeredTables(client: pg.Client): Promise<TableName[]> {
+  const { rows } = await client.query<{ schema: string; name: string }>(
+    `SELECT DISTINCT n.nspname AS schema, c.relname AS name
+       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE t.tgname = $1 ORDER BY 1, 2`,
+    [ROW_TRIGGER],
+  );
+  return rows;
+}

@@ -1,0 +1,288 @@
+import type pg from 'pg';
+import type { SchemaRecord, TableName, Transaction } from '../../change/change.js';
+import { DatabaseError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import { reconnectDelayMs, sleep } from '../backoff.js';
+import type { CaptureMode, CaptureSource, CaptureStatus } from '../capture-source.js';
+import { readSchemaRecord } from '../catalog.js';
+import { CAPTURE_SCHEMA, OUTBOX_WAKE_CHANNEL, ROW_TRIGGER } from '../install-sql.js';
+import { connectText, describeError } from '../text-client.js';
+import { TransactionQueue } from '../transaction-queue.js';
+import { stampPending } from './outbox-drain.js';
+import { hstoreSchema, type OutboxRow, outboxColumns, ShapeTracker } from './outbox-rows.js';
+import { snapshotOutbox } from './outbox-snapshot.js';
+
+const S = CAPTURE_SCHEMA;
+/** Poll this often even without a wake-up NOTIFY (one may be missed while reconnecting). */
+export const OUTBOX_POLL_MS = 1_000;
+/** Rows fetched per round trip while emitting stamped transactions. */
+const FETCH_ROWS = 1_000;
+/** Advisory lock key: one drainer per database. */
+const DRAIN_LOCK = `hashtext('${S}.outbox')`;
+
+export interface OutboxSourceOptions {
+  databaseUrl: string;
+  tables?: TableName[];
+  snapshot: boolean;
+  logger: Logger;
+}
+
+/**
+ * Outbox capture: triggers write every change into `crypto_replicator.outbox` inside the
+ * application's transaction; this source stamps committed transactions with drain positions,
+ * emits them in that order, and deletes rows only when their position is acknowledged.
+ */
+export class OutboxCaptureSource implements CaptureSource {
+  readonly mode: CaptureMode = 'outbox';
+  private readonly queue = new TransactionQueue();
+  private readonly abort = new AbortController();
+  private client: pg.Client | undefined;
+  private ackClient: pg.Client | undefined;
+  private hstore = S;
+  private shapes = new ShapeTracker(() => this.connect());
+  private pendingSchemas: SchemaRecord[] = [];
+  private tables: TableName[] = [];
+  private lastEmitted = 0n;
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  /** Set while the snapshot transaction is open: acknowledgements wait (see acknowledge). */
+  private deferredAck: string | undefined;
+  private snapshotOpen = false;
+  private snapshotChecked = false;
+  private snapshotLast: bigint | undefined;
+  private readonly state: CaptureStatus = { connected: false };
+
+  constructor(private readonly options: OutboxSourceOptions) {}
+
+  async start(): Promise<void> {
+    const client = await this.connect();
+    const installed = await client.query(`SELECT to_regclass('${S}.outbox') IS NOT NULL AS ok`);
+    if (installed.rows[0]?.ok !== 'true') {
+      throw new DatabaseError('start outbox capture: the outbox is not installed', {
+        hint: 'run "crypto-replicator install --mode outbox --tables …" first',
+      });
+    }
+    this.tables = this.options.tables ?? (await capturedTables(client));
+    for (const table of this.tables) {
+      const record = await readSchemaRecord(client, table);
+      this.shapes.remember(record);
+      this.pendingSchemas.push(record);
+    }
+    this.loop = this.run().catch((error) => this.queue.fail(error));
+  }
+
+  transactions(): AsyncIterable<Transaction> {
+    return this.queue;
+  }
+
+  async acknowledge(position: string): Promise<void> {
+    this.state.acknowledgedPosition = position;
+    // NOTE: while the snapshot transaction is open it holds row locks an ack DELETE could wait
+    // on, and the pipeline waits on the ack: the delete runs when the snapshot commits.
+    if (this.snapshotOpen) {
+      this.deferredAck = position;
+      return;
+    }
+    await this.deleteUpTo(position);
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.queue.close();
+    this.wake?.();
+    await this.loop;
+    await this.client?.end().catch(() => {});
+    await this.ackClient?.end().catch(() => {});
+    this.state.connected = false;
+  }
+
+  status(): CaptureStatus {
+    return { ...this.state };
+  }
+
+  private async deleteUpTo(position: string): Promise<void> {
+    if (this.ackClient === undefined) {
+      const client = await connectText(this.options.databaseUrl, 'crypto-replicator ack');
+      client.on('error', () => {
+        if (this.ackClient === client) this.ackClient = undefined;
+      });
+      this.ackClient = client;
+    }
+    try {
+      await this.ackClient.query(`DELETE FROM ${S}.outbox WHERE position <= $1`, [position]);
+      if (this.snapshotLast !== undefined && BigInt(position) >= this.snapshotLast) {
+        await this.ackClient.query(
+          `INSERT INTO ${S}.state (name, value) VALUES ('snapshot_done', $1)
+           ON CONFLICT (name) DO NOTHING`,
+          [String(this.snapshotLast)],
+        );
+        this.snapshotLast = undefined;
+      }
+    } catch (error) {
+      await this.ackClient?.end().catch(() => {});
+      this.ackClient = undefined;
+      throw new DatabaseError(`acknowledge outbox position ${position}: ${describeError(error)}`);
+    }
+  }
+
+  private async run(): Promise<void> {
+    let attempt = 0;
+    while (!this.abort.signal.aborted) {
+      try {
+        const client = await this.connect();
+        if (this.options.snapshot && !this.snapshotChecked) await this.snapshotIfNeeded(client);
+        this.snapshotChecked = true;
+        const stamped = await stampPending(client);
+        const emitted = await this.emitStamped(client);
+        attempt = 0;
+        this.state.problem = undefined;
+        if (stamped === 0 && emitted === 0) await this.idle();
+      } catch (error) {
+        if (this.abort.signal.aborted) return;
+        if (
+          error instanceof DatabaseError &&
+          error.code === 'E_DATABASE' &&
+          /another/.test(error.message)
+        ) {
+          this.state.problem = error.message;
+        } else {
+          this.state.problem = `outbox drain: ${describeError(error)}`;
+        }
+        this.state.connected = false;
+        this.options.logger.warn({ attempt, problem: this.state.problem }, 'capture reconnecting');
+        await this.client?.end().catch(() => {});
+        this.client = undefined;
+        await sleep(reconnectDelayMs(attempt++), this.abort.signal);
+      }
+    }
+  }
+
+  private async snapshotIfNeeded(client: pg.Client): Promise<void> {
+    const done = await client.query(`SELECT 1 FROM ${S}.state WHERE name = 'snapshot_done'`);
+    if (done.rows.length > 0) return;
+    this.snapshotOpen = true;
+    try {
+      const last = await snapshotOutbox({
+        client,
+        tables: this.tables,
+        emit: (tx) =>
+          this.queue.push({ ...tx, records: [...this.pendingSchemas.splice(0), ...tx.records] }),
+        aborted: () => this.abort.signal.aborted,
+      });
+      this.snapshotLast = last;
+      if (last !== undefined) this.lastEmitted = last;
+      this.options.logger.info({ tables: this.tables.length }, 'initial snapshot read');
+    } finally {
+      this.snapshotOpen = false;
+    }
+    if (this.deferredAck !== undefined) await this.deleteUpTo(this.deferredAck);
+    if (this.snapshotLast === undefined) {
+      await client.query(
+        `INSERT INTO ${S}.state (name, value) VALUES ('snapshot_done', '0') ON CONFLICT DO NOTHING`,
+      );
+    }
+  }
+
+  /** Emit stamped transactions not emitted yet, in position order, through a cursor. */
+  private async emitStamped(client: pg.Client): Promise<number> {
+    let emitted = 0;
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      await client.query(
+        `DECLARE crypto_replicator_drain NO SCROLL CURSOR FOR
+           SELECT ${outboxColumns(this.hstore)} FROM ${S}.outbox
+            WHERE position > $1 ORDER BY position, id`.replace('$1', String(this.lastEmitted)),
+      );
+      let group: OutboxRow[] = [];
+      for (;;) {
+        const page = await client.query<OutboxRow>(
+          `FETCH ${FETCH_ROWS} FROM crypto_replicator_drain`,
+        );
+        for (const row of page.rows) {
+          if (group.length > 0 && group[0]!.position !== row.position) {
+            await this.emit(group);
+            emitted++;
+            group = [];
+          }
+          group.push(row);
+        }
+        if (page.rows.length < FETCH_ROWS) break;
+      }
+      if (group.length > 0) {
+        await this.emit(group);
+        emitted++;
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    }
+    return emitted;
+  }
+
+  private async emit(rows: OutboxRow[]): Promise<void> {
+    const position = rows[0]!.position!;
+    const records = await this.shapes.toRecords(rows);
+    const commitTime = rows.reduce((max, row) => (row.changed_at > max ? row.changed_at : max), '');
+    this.lastEmitted = BigInt(position);
+    this.state.receivedPosition = position;
+    this.state.lagSeconds = Math.max(0, (Date.now() - Date.parse(commitTime)) / 1000);
+    await this.queue.push({
+      xid: rows[0]!.xid,
+      commitTime,
+      position,
+      records: [...this.pendingSchemas.splice(0), ...records],
+    });
+  }
+
+  /** Wait for a wake-up NOTIFY, the poll interval, or stop; refresh the backlog figure. */
+  private async idle(): Promise<void> {
+    const backlog = await this.client?.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${S}.outbox`,
+    );
+    this.state.backlog = Number(backlog?.rows[0]?.n ?? 0);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, OUTBOX_POLL_MS);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+    this.wake = undefined;
+  }
+
+  /** The drain connection: LISTENs for wake-ups and holds the one-drainer advisory lock. */
+  private async connect(): Promise<pg.Client> {
+    if (this.client !== undefined) return this.client;
+    const client = await connectText(this.options.databaseUrl, 'crypto-replicator outbox');
+    client.on('error', () => {
+      if (this.client === client) this.client = undefined;
+    });
+    client.on('notification', () => this.wake?.());
+    const lock = await client.query(`SELECT pg_try_advisory_lock(${DRAIN_LOCK}) AS ok`);
+    if (lock.rows[0]?.ok !== 'true') {
+      await client.end().catch(() => {});
+      throw new DatabaseError('start outbox capture: another replicator drains this outbox', {
+        hint: 'stop the other replicator; one database has one outbox stream',
+      });
+    }
+    await client.query(`LISTEN ${OUTBOX_WAKE_CHANNEL}`);
+    this.hstore = (await hstoreSchema(client)) ?? S;
+    this.client = client;
+    this.state.connected = true;
+    return client;
+  }
+}
+
+/** Tables that carry our capture trigger. */
+async function capturedTables(client: pg.Client): Promise<TableName[]> {
+  const { rows } = await client.query<{ schema: string; name: string }>(
+    `SELECT DISTINCT n.nspname AS schema, c.relname AS name
+       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE t.tgname = $1 ORDER BY 1, 2`,
+    [ROW_TRIGGER],
+  );
+  return rows;
+}
