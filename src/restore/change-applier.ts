@@ -1,0 +1,415 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { ChangeRecord, Row, SchemaRecord, TableName } from '../change/change.js';
+import { qualifiedName } from '../change/change.js';
+import { IntegrityError, UsageError } from '../errors.js';
+import {
+  columnArrays,
+  copyStatement,
+  copyText,
+  deleteStatement,
+  insertStatement,
+  matchedRowStatement,
+  upsertStatement,
+} from './batch-sql.js';
+import { addMissingColumns, createTable } from './create-schema.js';
+import { describeError } from './database-error.js';
+import { describeTable, type TargetTable, tableHasRows } from './target-catalog.js';
+
+/** Rows per batch statement; bounds memory and statement size. */
+export const MAX_BATCH_ROWS = 5_000;
+/** Approximate text bytes per batch statement. */
+export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+/** Smallest insert batch sent with COPY rather than INSERT … SELECT unnest. */
+export const COPY_MIN_ROWS = 32;
+
+/** What was applied to one table. */
+export interface TableCounts {
+  inserted: number;
+  updated: number;
+  deleted: number;
+  truncated: number;
+  snapshotRows: number;
+}
+
+export interface ChangeApplierOptions {
+  client: pg.ClientBase;
+  /** Use tables as they exist; never create or alter them. */
+  keepSchema?: boolean;
+  /** Accept tables that already hold rows (also set when resuming our own progress). */
+  allowNonempty?: boolean;
+  /** Only these tables (qualified names as `qualifiedName` prints them); all when undefined. */
+  tables?: Set<string>;
+  /** Receives each warning once (no row data). */
+  warn: (message: string) => void;
+}
+
+interface Batch {
+  table: TargetTable;
+  kind: 'upsert' | 'delete' | 'insert';
+  columns: string[];
+  rows: Map<string, Row> | Row[];
+  insertsOnly: boolean;
+  bytes: number;
+}
+
+/**
+ * Applies schema and change records to a target database inside the caller's transaction,
+ * batching consecutive changes of one table into one statement (COPY for inserts).
+ * Upserts on the primary key make every change idempotent. Call {@link flush} before commit.
+ *
+ * @example
+ * ```ts
+ * const applier = new ChangeApplier({ client, warn: console.warn });
+ * await client.query('BEGIN');
+ * for (const record of tx.records) await applier.apply(record);
+ * await applier.flush();
+ * await client.query('COMMIT');
+ * ```
+ */
+export class ChangeApplier {
+  counts = new Map<string, TableCounts>();
+  /** Accept tables that already hold rows (set when resuming our own progress). */
+  allowNonempty: boolean;
+  private readonly options: ChangeApplierOptions;
+  private readonly known = new Map<string, TargetTable>();
+  private readonly warned = new Set<string>();
+  private batch: Batch | undefined;
+
+  constructor(options: ChangeApplierOptions) {
+    this.options = options;
+    this.allowNonempty = options.allowNonempty ?? false;
+  }
+
+  /** Replace the counts (after a rollback, with those of the last commit). */
+  resetCounts(counts: Map<string, TableCounts>): void {
+    this.counts = counts;
+  }
+
+  /** Apply one record of a transaction. */
+  async apply(record: ChangeRecord | SchemaRecord): Promise<void> {
+    if (!this.selected(record.table)) return;
+    if (record.kind === 'schema') {
+      await this.flush();
+      await this.applySchema(record);
+      return;
+    }
+    await this.applyChange(record);
+  }
+
+  /** Send the pending batch. */
+  async flush(): Promise<void> {
+    const batch = this.batch;
+    if (batch === undefined) return;
+    this.batch = undefined;
+    try {
+      await this.sendBatch(batch);
+    } catch (error) {
+      throw describeError(`apply changes to table ${qualifiedName(batch.table.table)}`, error);
+    }
+  }
+
+  /** Forget cached table shapes (after a rollback that may have undone a CREATE). */
+  forgetTables(): void {
+    this.known.clear();
+    this.batch = undefined;
+  }
+
+  private selected(table: TableName): boolean {
+    return this.options.tables === undefined || this.options.tables.has(qualifiedName(table));
+  }
+
+  private warnOnce(key: string, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.options.warn(message);
+  }
+
+  private tally(table: TableName): TableCounts {
+    const key = qualifiedName(table);
+    let counts = this.counts.get(key);
+    if (counts === undefined) {
+      counts = { inserted: 0, updated: 0, deleted: 0, truncated: 0, snapshotRows: 0 };
+      this.counts.set(key, counts);
+    }
+    return counts;
+  }
+
+  private async applySchema(record: SchemaRecord): Promise<void> {
+    const name = qualifiedName(record.table);
+    const existing = await this.lookup(record.table, { checkEmpty: true });
+    const { client } = this.options;
+
+    // A table that is not there yet is created from the record, unless told to keep a schema.
+    if (existing === undefined) {
+      if (this.options.keepSchema) {
+        throw new UsageError(`restore table ${name}: it does not exist in the target`, {
+          hint: 'create it first, or run without --keep-schema to create it from the stream',
+        });
+      }
+      await createTable(client, record);
+    } else if (!this.options.keepSchema) {
+      // A newer shape of a known table: add what is new, keep what the record dropped.
+      const columns = existing.columns.map((column) => column.name);
+      const { notInRecord } = await addMissingColumns(client, record, columns);
+      if (notInRecord.length > 0) {
+        this.warnOnce(
+          `dropped:${name}:${notInRecord.join(',')}`,
+          `table ${name}: the stream no longer lists column(s) ${notInRecord.join(', ')}; kept`,
+        );
+      }
+    }
+    this.known.delete(name);
+    const table = await this.lookup(record.table, { checkEmpty: false });
+    if (table !== undefined && table.primaryKey.length === 0) this.warnNoKey(table);
+  }
+
+  private warnNoKey(table: TargetTable): void {
+    const name = qualifiedName(table.table);
+    this.warnOnce(
+      `nokey:${name}`,
+      `table ${name} has no primary key: inserts are applied as they come, updates and deletes match one row by its full old value, and a change applied twice is not detected`,
+    );
+  }
+
+  /** The table's shape from the catalog (cached), checking once that it started empty. */
+  private async lookup(
+    table: TableName,
+    options: { checkEmpty: boolean },
+  ): Promise<TargetTable | undefined> {
+    const name = qualifiedName(table);
+    const cached = this.known.get(name);
+    if (cached !== undefined) return cached;
+    const described = await describeTable(this.options.client, table);
+    if (described === undefined) return undefined;
+    if (options.checkEmpty && !this.allowNonempty && !this.warned.has(`checked:${name}`)) {
+      this.warned.add(`checked:${name}`);
+      if (await tableHasRows(this.options.client, table)) {
+        throw new UsageError(`restore into table ${name}: the target table already holds rows`, {
+          hint: 'restore into an empty database, or pass --allow-nonempty to merge into it',
+        });
+      }
+    }
+    this.warned.add(`checked:${name}`);
+    this.known.set(name, described);
+    return described;
+  }
+
+  private async requireTable(table: TableName): Promise<TargetTable> {
+    const found = await this.lookup(table, { checkEmpty: true });
+    if (found !== undefined) return found;
+    throw new IntegrityError(
+      `apply change to table ${qualifiedName(table)}: no schema record for it in the stream and no such table in the target`,
+      { hint: 'create the table in the target and rerun with --keep-schema' },
+    );
+  }
+
+  private async applyChange(change: ChangeRecord): Promise<void> {
+    const table = await this.requireTable(change.table);
+    const counts = this.tally(change.table);
+
+    // TRUNCATE ends the batch and empties every selected table it names.
+    if (change.op === 'TRUNCATE') {
+      await this.flush();
+      const targets: string[] = [];
+      for (const each of change.tables ?? [change.table]) {
+        if (!this.selected(each)) continue;
+        await this.requireTable(each);
+        targets.push(qualifiedName(each));
+        this.tally(each).truncated++;
+      }
+      if (targets.length > 0) await this.options.client.query(`TRUNCATE ${targets.join(', ')}`);
+      return;
+    }
+
+    if (change.op === 'INSERT') {
+      if (change.snapshot) counts.snapshotRows++;
+      else counts.inserted++;
+    } else if (change.op === 'UPDATE') counts.updated++;
+    else counts.deleted++;
+
+    if (table.primaryKey.length === 0) {
+      await this.applyWithoutKey(table, change);
+      return;
+    }
+    await this.applyWithKey(table, change);
+  }
+
+  private async applyWithKey(table: TargetTable, change: ChangeRecord): Promise<void> {
+    const key = table.primaryKey;
+    const name = qualifiedName(table.table);
+    if (change.op === 'DELETE') {
+      const old = change.old ?? {};
+      if (key.some((column) => old[column] === undefined)) {
+        throw new IntegrityError(`apply delete to table ${name}: the change lacks its key`);
+      }
+      const row = Object.fromEntries(key.map((column) => [column, old[column] ?? null]));
+      await this.addToBatch(table, 'delete', key, row, false);
+      return;
+    }
+
+    const row = change.new ?? {};
+    if (key.some((column) => row[column] === undefined)) {
+      throw new IntegrityError(
+        `apply ${change.op.toLowerCase()} to table ${name}: the row lacks its key`,
+      );
+    }
+
+    // An update that moves the key first removes the row under its old key.
+    if (change.op === 'UPDATE' && change.old !== undefined) {
+      const old = change.old;
+      const moved = key.some((column) => old[column] !== undefined && old[column] !== row[column]);
+      if (moved) {
+        const oldKey = Object.fromEntries(key.map((column) => [column, old[column] ?? null]));
+        await this.addToBatch(table, 'delete', key, oldKey, false);
+      }
+    }
+
+    const columns = this.columnsOf(table, row);
+    const insert = change.op === 'INSERT';
+    await this.addToBatch(table, 'upsert', columns, row, insert);
+  }
+
+  private async applyWithoutKey(table: TargetTable, change: ChangeRecord): Promise<void> {
+    this.warnNoKey(table);
+    const name = qualifiedName(table.table);
+    if (change.op === 'INSERT') {
+      const row = change.new ?? {};
+      await this.addToBatch(table, 'insert', this.columnsOf(table, row), row, true);
+      return;
+    }
+
+    // Updates and deletes match one row by the old values the change carries.
+    await this.flush();
+    const old = change.old;
+    if (old === undefined || Object.keys(old).length === 0) {
+      this.warnOnce(
+        `noold:${name}`,
+        `table ${name}: ${change.op.toLowerCase()} without the old row skipped (no primary key to match)`,
+      );
+      return;
+    }
+    const oldColumns = this.columnsOf(table, old);
+    const newRow = change.new ?? {};
+    const newColumns = change.op === 'UPDATE' ? this.columnsOf(table, newRow) : [];
+    const sql = matchedRowStatement(
+      table,
+      change.op as 'UPDATE' | 'DELETE',
+      oldColumns,
+      newColumns,
+    );
+    const values = [
+      ...oldColumns.map((column) => old[column] ?? null),
+      ...newColumns.map((column) => newRow[column] ?? null),
+    ];
+    try {
+      const result = await this.options.client.query({ ...sql, values });
+      if (result.rowCount === 0) {
+        this.warnOnce(
+          `nomatch:${name}`,
+          `table ${name}: an ${change.op.toLowerCase()} matched no row (no primary key); skipped`,
+        );
+      }
+    } catch (error) {
+      throw describeError(`apply ${change.op.toLowerCase()} to table ${name}`, error);
+    }
+  }
+
+  /** The row's columns in table order, warning about columns the target lacks. */
+  private columnsOf(table: TargetTable, row: Row): string[] {
+    const present = table.columns.map((c) => c.name).filter((c) => row[c] !== undefined);
+    if (present.length < Object.keys(row).length) {
+      const known = new Set(present);
+      const missing = Object.keys(row).filter((column) => !known.has(column));
+      const name = qualifiedName(table.table);
+      this.warnOnce(
+        `missing:${name}:${missing.join(',')}`,
+        `table ${name}: the target lacks column(s) ${missing.join(', ')}; their values are not restored`,
+      );
+    }
+    return present;
+  }
+
+  private async addToBatch(
+    table: TargetTable,
+    kind: Batch['kind'],
+    columns: string[],
+    row: Row,
+    insert: boolean,
+  ): Promise<void> {
+    // A batch holds one table, one kind and one column list; anything else starts a new one.
+    const current = this.batch;
+    const same =
+      current !== undefined &&
+      current.table === table &&
+      current.kind === kind &&
+      current.columns.length === columns.length &&
+      current.columns.every((column, i) => column === columns[i]);
+    if (!same) await this.flush();
+
+    let batch = this.batch;
+    if (batch === undefined) {
+      const rows = kind === 'insert' ? [] : new Map<string, Row>();
+      batch = { table, kind, columns, rows, insertsOnly: true, bytes: 0 };
+      this.batch = batch;
+    }
+
+    // Within a batch the last change of a key wins, which is what applying them in turn gives.
+    if (Array.isArray(batch.rows)) {
+      batch.rows.push(row);
+    } else {
+      const key = JSON.stringify(table.primaryKey.map((column) => row[column]));
+      batch.rows.delete(key);
+      batch.rows.set(key, row);
+    }
+    batch.insertsOnly &&= insert;
+    for (const column of columns) batch.bytes += (row[column]?.length ?? 0) + 4;
+
+    const size = Array.isArray(batch.rows) ? batch.rows.length : batch.rows.size;
+    if (size >= MAX_BATCH_ROWS || batch.bytes >= MAX_BATCH_BYTES) await this.flush();
+  }
+
+  private async sendBatch(batch: Batch): Promise<void> {
+    const { client } = this.options;
+    const rows = Array.isArray(batch.rows) ? batch.rows : [...batch.rows.values()];
+    if (rows.length === 0) return;
+
+    if (batch.kind === 'delete') {
+      const sql = deleteStatement(batch.table);
+      await client.query({ ...sql, values: columnArrays(rows, batch.columns) });
+      return;
+    }
+
+    if (batch.kind === 'insert') {
+      if (rows.length >= COPY_MIN_ROWS) await this.copyRows(batch, rows);
+      else {
+        const sql = insertStatement(batch.table, batch.columns);
+        await client.query({ ...sql, values: columnArrays(rows, batch.columns) });
+      }
+      return;
+    }
+
+    // Inserts go in with COPY; a key already present (a snapshot overlapping the changes,
+    // a replay) rolls back to the savepoint and the batch is sent again as an upsert.
+    if (batch.insertsOnly && rows.length >= COPY_MIN_ROWS) {
+      await client.query('SAVEPOINT cr_copy');
+      try {
+        await this.copyRows(batch, rows);
+        await client.query('RELEASE SAVEPOINT cr_copy');
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code !== '23505') throw error;
+        await client.query('ROLLBACK TO SAVEPOINT cr_copy');
+      }
+    }
+    const sql = upsertStatement(batch.table, batch.columns);
+    await client.query({ ...sql, values: columnArrays(rows, batch.columns) });
+  }
+
+  private async copyRows(batch: Batch, rows: Row[]): Promise<void> {
+    const stream = this.options.client.query(copyFrom(copyStatement(batch.table, batch.columns)));
+    await pipeline(Readable.from([copyText(rows, batch.columns)]), stream);
+  }
+}

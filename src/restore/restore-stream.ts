@@ -1,0 +1,226 @@
+import { comparePositions, type Transaction } from '../change/change.js';
+import { IntegrityError } from '../errors.js';
+import type { Identity, VerifyKey } from '../keys/index.js';
+import { GENESIS_HASH } from '../segment/index.js';
+import type { ObjectStore } from '../store/store.js';
+import type { StreamPlan } from './plan-stream.js';
+import { isBeyond, type RestorePoint } from './restore-point.js';
+import type { RestoreProgress } from './restore-progress.js';
+import type { StreamRestore } from './restore-report.js';
+import type { RestoreTarget } from './restore-target.js';
+import { type ReadSegment, readStream } from './segment-reader.js';
+
+/** Changes applied per database transaction before a commit (at a segment boundary). */
+export const GROUP_CHANGES = 20_000;
+
+/** Progress figures for a terminal display. */
+export interface RestoreProgressEvent {
+  streamId: string;
+  sequence: number;
+  lastSequence: number;
+  changesApplied: number;
+  transactionsApplied: number;
+}
+
+export interface RestoreStreamOptions {
+  store: ObjectStore;
+  plan: StreamPlan;
+  target: RestoreTarget;
+  identities: Identity[];
+  verifyKey?: VerifyKey;
+  until?: RestorePoint;
+  /** Read no segment after this one (the last intact point). */
+  lastSequence: number;
+  signal?: AbortSignal;
+  onProgress?: (event: RestoreProgressEvent) => void;
+  groupChanges?: number;
+  prefetchSegments?: number;
+  /** Mutated as the restore goes, so a caller has the figures even when it fails. */
+  result: StreamRestore;
+  /** Identity key ids that matched a segment. */
+  usedIdentities: Set<string>;
+}
+
+/** How the restore of a stream ended. */
+export type StreamOutcome =
+  | { kind: 'end' | 'until' | 'interrupted' }
+  | { kind: 'problem'; error: Error; object?: string; sequence: number };
+
+/**
+ * Restore one stream: read its segments in order (verified, decrypted, a few prefetched),
+ * skip transactions at or below the last applied position, stop at the restore point, and
+ * commit at segment boundaries with the progress. A read problem ends the stream after
+ * committing everything before it; an apply failure rolls back the open group and throws.
+ *
+ * @example
+ * ```ts
+ * const outcome = await restoreStream({ store, plan, target, identities, lastSequence, ... });
+ * ```
+ */
+export async function restoreStream(options: RestoreStreamOptions): Promise<StreamOutcome> {
+  const { target, plan, result } = options;
+  const streamId = plan.streamId;
+  const groupChanges = options.groupChanges ?? GROUP_CHANGES;
+
+  // Resume where an earlier run of this target stopped, checking the chain from its hash.
+  const resumed = await target.begin(streamId);
+  let state: RestoreProgress = resumed ?? {
+    streamId,
+    sequence: 0,
+    segmentHash: GENESIS_HASH.toString('hex'),
+    position: undefined,
+    commitTime: undefined,
+  };
+  result.resumedAfterSequence = state.sequence;
+  result.appliedThroughSequence = state.sequence;
+  if (state.sequence > plan.lastSequence) {
+    throw new IntegrityError(
+      `restore stream ${streamId}: the target already restored segment ${state.sequence}, but the store ends at segment ${plan.lastSequence}: the store was rolled back`,
+      { hint: 'run "crypto-replicator verify" on the store; restore into a fresh database' },
+    );
+  }
+
+  const segments = readStream({
+    store: options.store,
+    streamId,
+    afterSequence: state.sequence,
+    previousHash: Buffer.from(state.segmentHash, 'hex'),
+    lastSequence: options.lastSequence,
+    identities: options.identities,
+    verifyKey: options.verifyKey,
+    prefetchSegments: options.prefetchSegments,
+  })[Symbol.asyncIterator]();
+
+  let saved: RestoreProgress | undefined;
+  let pending: { xid: string; position: string } | undefined;
+  let sinceCommit = 0;
+  let lastSequenceSeen = state.sequence;
+  let committed = state.sequence;
+  const commit = async (final: boolean) => {
+    await target.commit(state, { final });
+    committed = state.sequence;
+  };
+  try {
+    for (;;) {
+      // Read the next segment; a problem here stops the stream, keeping what is intact.
+      let segment: ReadSegment;
+      try {
+        const next = await segments.next();
+        if (next.done) break;
+        segment = next.value;
+        checkAgainstCheckpoint(plan, segment);
+      } catch (error) {
+        if (pending !== undefined && saved !== undefined) {
+          await target.abandonTransaction();
+          state = saved;
+        }
+        await commit(true);
+        result.appliedThroughSequence = state.sequence;
+        return { kind: 'problem', error: error as Error, sequence: lastSequenceSeen + 1 };
+      }
+      lastSequenceSeen = segment.sequence;
+      result.segmentsRead++;
+      for (const recipient of segment.header.recipients) {
+        if (options.identities.some((identity) => identity.keyId === recipient.keyId)) {
+          options.usedIdentities.add(recipient.keyId);
+        }
+      }
+
+      // Apply its transactions in order.
+      for (const tx of segment.transactions) {
+        if (pending !== undefined) {
+          if (tx.xid !== pending.xid || tx.position !== pending.position) {
+            throw new IntegrityError(
+              `read segment ${segment.name}: transaction ${pending.xid} continues here, but the segment starts with another`,
+            );
+          }
+        } else {
+          if (state.position !== undefined && comparePositions(tx.position, state.position) <= 0) {
+            result.transactionsSkipped++;
+            continue;
+          }
+          if (options.until !== undefined && isBeyond(options.until, tx)) {
+            await commit(true);
+            result.stoppedAtUntil = true;
+            return { kind: 'until' };
+          }
+          if (tx.continues) {
+            saved = { ...state };
+            await target.markTransaction();
+          }
+        }
+
+        await target.apply({ streamId, sequence: segment.sequence }, tx);
+        const changes = tx.records.filter((record) => record.kind === 'change').length;
+        result.changesApplied += changes;
+        sinceCommit += changes;
+        if (tx.continues) {
+          pending = { xid: tx.xid, position: tx.position };
+          continue;
+        }
+        pending = undefined;
+        saved = undefined;
+        noteTransaction(result, tx);
+        state = { ...state, position: tx.position, commitTime: tx.commitTime };
+      }
+
+      // A segment boundary outside a transaction is a safe point to commit and to stop.
+      if (pending !== undefined) continue;
+      state = { ...state, sequence: segment.sequence, segmentHash: segment.hash.toString('hex') };
+      result.appliedThroughSequence = segment.sequence;
+      options.onProgress?.({
+        streamId,
+        sequence: segment.sequence,
+        lastSequence: plan.lastSequence,
+        changesApplied: result.changesApplied,
+        transactionsApplied: result.transactionsApplied,
+      });
+      if (sinceCommit >= groupChanges || options.signal?.aborted) {
+        await commit(false);
+        sinceCommit = 0;
+      }
+      if (options.signal?.aborted) return { kind: 'interrupted' };
+    }
+
+    // The stream ended inside a transaction whose rest is missing: it is not applied.
+    if (pending !== undefined && saved !== undefined) {
+      await target.abandonTransaction();
+      state = saved;
+      await commit(true);
+      return {
+        kind: 'problem',
+        error: new IntegrityError(
+          `read stream ${streamId}: it ends inside transaction ${pending.xid}, whose continuation (segment ${lastSequenceSeen + 1}) is missing`,
+        ),
+        sequence: lastSequenceSeen + 1,
+      };
+    }
+    await commit(true);
+    return { kind: 'end' };
+  } catch (error) {
+    await target.rollback();
+    result.appliedThroughSequence = committed;
+    throw error;
+  } finally {
+    await segments.return?.(undefined);
+  }
+}
+
+function noteTransaction(result: StreamRestore, tx: Transaction): void {
+  result.transactionsApplied++;
+  result.firstPosition ??= tx.position;
+  result.firstCommitTime ??= tx.commitTime;
+  result.lastPosition = tx.position;
+  result.lastCommitTime = tx.commitTime;
+}
+
+/** The newest checkpoint names the hash its segment must have. */
+function checkAgainstCheckpoint(plan: StreamPlan, segment: ReadSegment): void {
+  const checkpoint = plan.checkpoint;
+  if (checkpoint === undefined || checkpoint.sequence !== segment.sequence) return;
+  if (checkpoint.headHash.equals(segment.hash)) return;
+  throw new IntegrityError(
+    `verify segment ${segment.name}: checkpoint ${checkpoint.name} names another hash for it: the segment was replaced`,
+    { hint: 'run "crypto-replicator verify" for a full report of the store' },
+  );
+}
