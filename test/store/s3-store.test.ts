@@ -9,7 +9,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError, UsageError } from '../../src/errors.js';
 import { S3Store, type S3StoreOptions } from '../../src/store/s3-store.js';
+import { startVault } from '../../src/vault/start-vault.js';
 import { radosgwInstalled, startRadosgw, type TestRadosgw } from '../support/radosgw.js';
+import { READ_TOKEN, twoTokenStore, WRITE_TOKEN } from '../vault/two-token-store.js';
 import { describeStoreContract, objectBytes, STREAM_A, segment } from './contract.js';
 
 // One real radosgw (Ceph's S3 gateway) for this file; the whole file is skipped, by name, when
@@ -67,6 +69,17 @@ suite('S3Store against a real radosgw', () => {
     }),
     { racyBetweenWriters: 'the fallback is documented as racy; one writer per stream' },
   );
+
+  describeStoreContract('HttpStore through the vault on S3', async ({ pageSize }) => {
+    const vault = await startVault({
+      store: new S3Store(storeOptions(await freshBucket(), { pageSize })),
+      writeToken: WRITE_TOKEN,
+      readToken: READ_TOKEN,
+      port: 0,
+      limits: { ratePerSecond: 10_000, burst: 10_000 },
+    });
+    return { store: twoTokenStore(vault.url, { pageSize }), cleanup: () => vault.close() };
+  });
 
   it('keeps objects of two prefixes in one bucket apart', async () => {
     const bucket = await freshBucket();
