@@ -4,6 +4,7 @@ import type { ReplicatorMetrics } from '../observability/metrics.js';
 import type { ObjectStore } from '../store/store.js';
 import type { Batch } from './batcher.js';
 import type { BatchSealer, SealedBatch } from './sealed-batch.js';
+import type { SegmentJournal } from './segment-journal.js';
 import { type ReplicatorState, writeState } from './state-file.js';
 import { StorePutter } from './store-putter.js';
 
@@ -18,6 +19,8 @@ export interface BatchWriterOptions {
   source: CaptureSource;
   stateDir: string;
   state: ReplicatorState;
+  /** v2: sealed segments are journaled here before they are put (see SegmentJournal). */
+  journal?: SegmentJournal;
   /** Least time between checkpoints in ms; 0 writes one after every segment. */
   checkpointIntervalMs: number;
   maxInFlight?: number;
@@ -153,6 +156,15 @@ export class BatchWriter {
     const { batch } = sealed;
     const started = performance.now();
 
+    // Record the sealed batch before storing it, so a crash cannot make us seal its names anew:
+    // v2 journals the segment's bytes, v1 reserves its envelope counters (gaps are harmless).
+    const { journal, stateDir } = this.#options;
+    if (journal !== undefined) {
+      await journal.write({ sequence: sealed.sequence, ...sealed.objects[0]! });
+    } else {
+      await writeState(stateDir, { ...state, lastSequence: sealed.sequence });
+    }
+
     // Store: every object durably, in order (v1 envelopes a few at a time).
     await this.#putter.putAll(sealed.objects, ENVELOPE_PUT_CONCURRENCY);
     metrics?.storeSeconds.observe((performance.now() - started) / 1000);
@@ -177,7 +189,8 @@ export class BatchWriter {
     await this.#checkpoint(false);
     if (batch.ackPosition !== undefined) this.#ackBehind = batch.ackPosition;
     await this.#acknowledgeBehind();
-    await writeState(this.#options.stateDir, state);
+    await writeState(stateDir, state);
+    await journal?.remove(sealed.sequence);
   }
 
   async #checkpoint(force: boolean): Promise<void> {

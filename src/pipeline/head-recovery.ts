@@ -4,6 +4,8 @@ import { type Logger, silentLogger } from '../log/logger.js';
 import { parseObjectName, readSegmentHeader, segmentHash, segmentName } from '../segment/index.js';
 import type { ObjectStore } from '../store/store.js';
 import { ENVELOPE_PREFIX, envelopeName } from './envelope-sealer.js';
+import type { StoreObject } from './sealed-batch.js';
+import type { SegmentJournal } from './segment-journal.js';
 import type { ReplicatorState } from './state-file.js';
 
 /** The stream head after recovery, and how many stored objects the state file did not know. */
@@ -35,6 +37,26 @@ export interface RecoverHeadOptions {
 export async function recoverHead(options: RecoverHeadOptions): Promise<RecoveredHead> {
   const { store, state } = options;
   const log = options.logger ?? silentLogger;
+
+  // A store this replicator may write but not read (the vault's write token) cannot be listed:
+  // the state folder and its journal of sealed segments are then the only record of the head.
+  try {
+    await store.get(
+      state.format === 'v1' ? envelopeName(state.streamId, 1) : segmentName(state.streamId, 1),
+    );
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    log.warn(
+      { store: store.url, error: error.message },
+      'store cannot be read with these credentials: head taken from the state folder',
+    );
+    return {
+      lastSequence: state.lastSequence,
+      headHash: Buffer.from(state.headHash, 'hex'),
+      adopted: 0,
+    };
+  }
+
   const head =
     state.format === 'v1'
       ? await recoverEnvelopeCounter(store, state)
@@ -110,4 +132,53 @@ async function recoverEnvelopeCounter(
     }
   }
   return { lastSequence, headHash: Buffer.from(state.headHash, 'hex'), adopted };
+}
+
+/**
+ * Put again the sealed segments a crash left in the journal (stored or not, an identical put
+ * succeeds) and adopt them as the head. Each must continue the chain from the state's head.
+ *
+ * @example
+ * ```ts
+ * const head = await replayJournal({ journal, state, put: (o) => putter.put(o), verifyKey });
+ * ```
+ */
+export async function replayJournal(options: {
+  journal: SegmentJournal;
+  state: ReplicatorState;
+  put: (object: StoreObject) => Promise<void>;
+  verifyKey?: VerifyKey;
+  logger?: Logger;
+}): Promise<RecoveredHead> {
+  const { journal, state } = options;
+  let lastSequence = state.lastSequence;
+  let headHash: Buffer = Buffer.from(state.headHash, 'hex');
+  let adopted = 0;
+  for (const entry of await journal.entries()) {
+    // Already recorded as stored: only the removal was lost.
+    if (entry.sequence <= lastSequence) {
+      await journal.remove(entry.sequence);
+      continue;
+    }
+    const header = readSegmentHeader(entry.bytes, {
+      name: entry.name,
+      verifyKey: options.verifyKey,
+    });
+    if (entry.sequence !== lastSequence + 1 || !header.previousHash.equals(headHash)) {
+      throw new IntegrityError(
+        `recover stream ${state.streamId}: journaled segment ${entry.sequence} does not continue the head ${lastSequence}`,
+      );
+    }
+    await options.put({ name: entry.name, bytes: entry.bytes });
+    lastSequence = entry.sequence;
+    headHash = segmentHash(entry.bytes);
+    adopted += 1;
+  }
+  if (adopted > 0) {
+    (options.logger ?? silentLogger).info(
+      { streamId: state.streamId, lastSequence, adopted },
+      'stored journaled segments a crash left behind',
+    );
+  }
+  return { lastSequence, headHash, adopted };
 }

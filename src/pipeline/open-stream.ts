@@ -1,14 +1,17 @@
 import { UsageError } from '../errors.js';
 import type { Recipient, SigningKey } from '../keys/index.js';
 import { type Logger, silentLogger } from '../log/logger.js';
+import { withRetry } from '../store/retry.js';
 import type { ObjectStore } from '../store/store.js';
 import { EnvelopeSealer } from './envelope-sealer.js';
-import { recoverHead } from './head-recovery.js';
+import { recoverHead, replayJournal } from './head-recovery.js';
 import type { BatchSealer } from './sealed-batch.js';
+import { SegmentJournal } from './segment-journal.js';
 import { SegmentSealer } from './segment-sealer.js';
 import { newState, type ReplicatorState, readState, writeState } from './state-file.js';
 import { acquireStateLock, type StateLock } from './state-lock.js';
 import { ensureStateSigningKey } from './state-signing-key.js';
+import { MAX_STORE_RETRY_DELAY_MS } from './store-putter.js';
 
 export interface OpenStreamOptions {
   store: ObjectStore;
@@ -17,6 +20,10 @@ export interface OpenStreamOptions {
   stateDir: string;
   format?: 'v1' | 'v2';
   logger?: Logger;
+  /** Ends the retries of an unreachable store at start. */
+  signal?: AbortSignal;
+  /** Told of each failed attempt to reach the store (for health), and of the first success. */
+  onStoreAttempt?: (error: unknown | undefined) => void;
 }
 
 /** A stream ready to be appended to: locked state folder, recovered head, a sealer. */
@@ -25,6 +32,8 @@ export interface OpenStream {
   state: ReplicatorState;
   sealer: BatchSealer;
   signingKey?: SigningKey;
+  /** v2: the journal of sealed segments not yet recorded as stored. */
+  journal?: SegmentJournal;
 }
 
 /**
@@ -63,16 +72,58 @@ export async function openStream(options: OpenStreamOptions): Promise<OpenStream
         ? (options.signingKey ?? (await ensureStateSigningKey(options.stateDir, { logger: log })))
         : undefined;
 
+    // Retry an unreachable store for as long as it takes, telling health checks.
+    const retrying = <T>(what: string, fn: () => Promise<T>) =>
+      withRetry(
+        async (attempt) => {
+          try {
+            const result = await fn();
+            options.onStoreAttempt?.(undefined);
+            return result;
+          } catch (error) {
+            options.onStoreAttempt?.(error);
+            if (attempt === 1 || attempt % 10 === 0) {
+              log.warn(
+                { attempt, error: (error as Error).message },
+                'store unreachable at start, retrying',
+              );
+            }
+            throw error;
+          }
+        },
+        {
+          attempts: Number.POSITIVE_INFINITY,
+          maxDelayMs: MAX_STORE_RETRY_DELAY_MS,
+          signal: options.signal,
+          logger: log,
+          what,
+        },
+      );
+
+    // Sealed segments a crash left in the journal go in first, with the bytes they were sealed with.
+    const journal = format === 'v2' ? new SegmentJournal(options.stateDir) : undefined;
+    if (journal !== undefined) {
+      const replayed = await replayJournal({
+        journal,
+        state,
+        verifyKey: signingKey,
+        logger: log,
+        put: async (object) => {
+          await retrying(`put ${object.name}`, () => options.store.put(object.name, object.bytes));
+        },
+      });
+      state.lastSequence = replayed.lastSequence;
+      state.headHash = replayed.headHash.toString('hex');
+    }
+
     // The store is the source of truth for the head; persist what it says before going on.
-    const head = await recoverHead({
-      store: options.store,
-      state,
-      verifyKey: signingKey,
-      logger: log,
-    });
+    const head = await retrying('recover stream head', () =>
+      recoverHead({ store: options.store, state, verifyKey: signingKey, logger: log }),
+    );
     state.lastSequence = head.lastSequence;
     state.headHash = head.headHash.toString('hex');
     await writeState(options.stateDir, state);
+    await journal?.prune(state.lastSequence);
     log.info(
       {
         streamId: state.streamId,
@@ -98,7 +149,7 @@ export async function openStream(options: OpenStreamOptions): Promise<OpenStream
             lastCounter: state.lastSequence,
             recipient: options.recipients[0]!,
           });
-    return { lock, state, sealer, signingKey };
+    return { lock, state, sealer, signingKey, journal };
   } catch (error) {
     await lock.release();
     throw error;

@@ -1,6 +1,6 @@
 import type { CaptureSource, CaptureStatus } from '../capture/capture-source.js';
 import type { Transaction } from '../change/change.js';
-import { StoreUnavailableError, UsageError } from '../errors.js';
+import { ReplicatorError, StoreUnavailableError, UsageError } from '../errors.js';
 import type { Recipient, SigningKey } from '../keys/index.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import type { HealthInput } from '../observability/health.js';
@@ -83,8 +83,10 @@ export class Replicator {
   #batcher: Batcher;
   #received = 0;
   #disconnectedSince: Date | undefined;
+  #startStoreFailingSince: Date | undefined;
   #watch: NodeJS.Timeout | undefined;
   #finished: Promise<void> | undefined;
+  #starting: Promise<void> | undefined;
 
   constructor(options: ReplicatorOptions) {
     if (options.recipients.length === 0) {
@@ -112,14 +114,27 @@ export class Replicator {
    * Lock the state folder, recover the stream head (from the state file and the store), start
    * the source and begin replicating. Resolves once running.
    */
-  async start(): Promise<void> {
+  start(): Promise<void> {
     if (this.#phase !== 'idle') throw new Error('Replicator.start: already started');
     this.#phase = 'starting';
+    this.#starting = this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
     const { source, metrics } = this.#options;
 
     // Lock, state, keys and head; the source starts only once all of them are in order.
     try {
-      const stream = await openStream({ ...this.#options, logger: this.#log });
+      const stream = await openStream({
+        ...this.#options,
+        logger: this.#log,
+        signal: this.#stop.signal,
+        onStoreAttempt: (error) => {
+          if (error === undefined) this.#startStoreFailingSince = undefined;
+          else this.#startStoreFailingSince ??= new Date();
+        },
+      });
       this.#lock = stream.lock;
       this.#writer = new BatchWriter({
         store: this.#options.store,
@@ -127,6 +142,7 @@ export class Replicator {
         source,
         stateDir: this.#options.stateDir,
         state: stream.state,
+        journal: stream.journal,
         checkpointIntervalMs: this.#options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS,
         logger: this.#log,
         metrics,
@@ -134,9 +150,15 @@ export class Replicator {
       });
       await source.start();
     } catch (error) {
+      await this.#lock?.release();
+      // Stopped while the store was still unreachable at start: a clean stop, not a failure.
+      if (this.#stop.signal.aborted && !(error instanceof ReplicatorError)) {
+        this.#phase = 'stopped';
+        this.#log.info('replicator stopped before it started');
+        return;
+      }
       this.#phase = 'failed';
       this.#error = (error as Error).message;
-      await this.#lock?.release();
       throw error;
     }
 
@@ -154,6 +176,10 @@ export class Replicator {
    * lock. A store still failing after `stopTimeoutMs` is given up on (nothing acknowledged).
    */
   async stop(): Promise<void> {
+    if (this.#phase === 'starting') {
+      this.#stop.abort();
+      await this.#starting?.catch(() => {});
+    }
     if (this.#phase !== 'running') return this.finished.catch(() => {});
     this.#phase = 'stopping';
     this.#stop.abort();
@@ -196,7 +222,7 @@ export class Replicator {
     return {
       state: this.#phase,
       error: this.#error,
-      storeFailingSince: this.#writer?.storeFailingSince,
+      storeFailingSince: this.#writer?.storeFailingSince ?? this.#startStoreFailingSince,
       captureDisconnectedSince: this.#disconnectedSince,
       unstoredSeconds,
     };

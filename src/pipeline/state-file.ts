@@ -13,7 +13,10 @@ export interface ReplicatorState {
   streamId: string;
   /** The object format this stream is written in; a state folder never changes format. */
   format: 'v1' | 'v2';
-  /** v2: sequence of the last stored segment; v1: counter of the last stored envelope. */
+  /**
+   * v2: sequence of the last stored segment; v1: the last envelope counter used (reserved before
+   * its batch is stored, so a crash may leave a gap in v1 names, never a reused name).
+   */
   lastSequence: number;
   /** v2: hex hash of the last stored segment (32 zero bytes before the first). */
   headHash: string;

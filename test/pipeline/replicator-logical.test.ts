@@ -211,12 +211,21 @@ describe('replicator with logical capture', () => {
 
   it('retries while the store is down, acknowledges nothing, turns unhealthy, and recovers', async () => {
     const port = await freePort();
-    const token = 'test-only-write-token-0123456789abcdef';
     const vaultDir = join(work, 'vault');
     const stateDir = join(work, 'state-down');
+    const vaultOptions = {
+      store: new FileStore(vaultDir),
+      writeToken: 'test-only-write-token-0123456789abcdef',
+      readToken: 'test-only-read-token-0123456789abcdef',
+      port,
+    };
+    let vault = await startVault(vaultOptions);
     const running = new Replicator({
       source: source(),
-      store: await openStore(`http://127.0.0.1:${port}`, { token, requestTimeoutMs: 2_000 }),
+      store: await openStore(vault.url, {
+        token: vaultOptions.writeToken,
+        requestTimeoutMs: 2_000,
+      }),
       recipients: [await testRecipient()],
       stateDir,
       flushIntervalMs: 50,
@@ -229,35 +238,31 @@ describe('replicator with logical capture', () => {
           [slotName],
         )
       )[0]!.lsn;
-    const confirmedBefore = await slot();
+    await inTransaction(url, [`INSERT INTO accounts (id, owner) VALUES (80000, 'while up')`]);
+    await waitFor(() => running.status().lastAcknowledgedPosition, { what: 'a first ack' });
+    const acknowledged = running.status().lastAcknowledgedPosition;
 
-    // Nothing listens on the port: every put fails, the slot must not move past what is stored.
+    // The vault goes away: every put fails, and nothing more may be acknowledged.
+    await vault.close();
     await inTransaction(url, [`INSERT INTO accounts (id, owner) VALUES (80001, 'while down')`]);
-    await waitFor(
-      () =>
-        checkLiveness(running.health(), { storeStallS: 1, captureStallS: 60, readyMaxLagS: 30 })
-          .ok === false,
-      {
-        what: 'liveness to fail while the store is down',
-      },
-    );
-    expect(running.status().lastAcknowledgedPosition).toBeUndefined();
-    expect(await slot()).toBe(confirmedBefore);
-
-    // The store comes up on that port: the sealed segment goes in and is acknowledged.
-    const vault = await startVault({
-      store: new FileStore(vaultDir),
-      writeToken: token,
-      readToken: 'test-only-read-token-0123456789abcdef',
-      port,
+    const thresholds = { storeStallS: 1, captureStallS: 60, readyMaxLagS: 30 };
+    await waitFor(() => checkLiveness(running.health(), thresholds).ok === false, {
+      what: 'liveness to fail while the store is down',
     });
+    const confirmed = await slot();
+    expect(running.status().lastAcknowledgedPosition).toBe(acknowledged);
+    expect(running.status().pendingTransactions).toBeGreaterThan(0);
+
+    // The vault comes back on that port: the sealed segment goes in and is acknowledged.
+    vault = await startVault({ ...vaultOptions, store: new FileStore(vaultDir) });
     try {
-      await waitFor(() => running.status().lastAcknowledgedPosition !== undefined, {
+      await waitFor(() => running.status().lastAcknowledgedPosition !== acknowledged, {
         what: 'the held-back change to be stored and acknowledged',
       });
-      expect(running.health().storeFailingSince).toBeUndefined();
+      expect(checkLiveness(running.health(), thresholds).ok).toBe(true);
       await running.stop();
       await running.finished;
+      expect(await slot()).not.toBe(confirmed);
     } finally {
       await vault.close();
     }
