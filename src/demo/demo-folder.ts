@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
@@ -26,6 +26,8 @@ export async function prepareDemoFolder(requested: string | undefined): Promise<
   // No folder asked for: a fresh one under the system's temporary folder.
   if (requested === undefined) {
     const dir = await mkdtemp(join(tmpdir(), 'crypto-replicator-demo-'));
+    // Searchable but not listable by others: the embedded server's user must reach its folder.
+    await chmod(dir, 0o711);
     await writeFile(join(dir, DEMO_MARKER_FILE), MARKER_TEXT);
     return dir;
   }

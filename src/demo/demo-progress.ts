@@ -65,11 +65,13 @@ function plainPhase(line: (text: string) => void, label: string, total: number):
   let nextMark = 1;
   return {
     update: (done) => {
-      // Print when crossing each quarter, never the same milestone twice.
+      // One line when one or more quarter marks were crossed since the last line.
+      let crossed = false;
       while (nextMark < PLAIN_STEPS && done >= (total * nextMark) / PLAIN_STEPS) {
-        line(`  ${label}: ${formatCount(done)} of ${formatCount(total)}`);
         nextMark++;
+        crossed = true;
       }
+      if (crossed) line(`  ${label}: ${formatCount(done)} of ${formatCount(total)}`);
     },
     done: (text) => line(text),
   };

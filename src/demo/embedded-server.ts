@@ -5,10 +5,11 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { UsageError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { hydrateEmbeddedSymlinks } from './embedded-binaries.js';
-import { stopPostmaster } from './postmaster.js';
+import { requestPostmasterStop, stopPostmaster } from './postmaster.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -102,6 +103,14 @@ export async function startEmbeddedServer(options: StartEmbeddedOptions): Promis
     });
   }
 
+  // Last resort when the process ends without stop(): ask the server to shut down (the
+  // `exit` event allows only synchronous work). A SIGKILL skips even this; the next demo run
+  // in the same folder stops the server it finds there.
+  const onExit = () => {
+    requestPostmasterStop(dataDir);
+  };
+  process.on('exit', onExit);
+
   const url = (database = 'postgres') =>
     `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
   let stopped = false;
@@ -122,6 +131,7 @@ export async function startEmbeddedServer(options: StartEmbeddedOptions): Promis
     async stop() {
       if (stopped) return;
       stopped = true;
+      process.off('exit', onExit);
       // The package's own stop waits on its child; the pid file covers a server it lost.
       await Promise.race([server.stop(), stopPostmaster(dataDir)]);
       await stopPostmaster(dataDir);
@@ -152,8 +162,9 @@ async function checkTraversable(dir: string): Promise<void> {
   for (;;) {
     const info = await stat(current);
     if ((info.mode & 0o001) === 0) {
-      throw new Error(
+      throw new UsageError(
         `prepare embedded postgresql in "${dir}": "${current}" is not searchable by the postgres user`,
+        { hint: 'leave --dir out (a temporary folder is used) or pass a folder under /tmp' },
       );
     }
     const parent = dirname(current);

@@ -3,6 +3,9 @@ import type { ObjectStore } from '../store/store.js';
 /** What a search of every stored byte found. */
 export interface StoreSearchResult {
   objects: number;
+  /** Of which segments (`.seg`) and checkpoints (`.ckpt`). */
+  segments: number;
+  checkpoints: number;
   bytes: number;
   /** Names of objects that contain the value in any of the searched encodings. */
   matches: string[];
@@ -45,7 +48,13 @@ export function searchPatterns(value: string): Buffer[] {
  */
 export async function searchStore(store: ObjectStore, value: string): Promise<StoreSearchResult> {
   const patterns = searchPatterns(value);
-  const result: StoreSearchResult = { objects: 0, bytes: 0, matches: [] };
+  const result: StoreSearchResult = {
+    objects: 0,
+    segments: 0,
+    checkpoints: 0,
+    bytes: 0,
+    matches: [],
+  };
 
   for await (const name of store.list('')) {
     const bytes = await store.get(name);
@@ -53,6 +62,8 @@ export async function searchStore(store: ObjectStore, value: string): Promise<St
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     result.objects++;
     result.bytes += buffer.length;
+    if (name.endsWith('.seg')) result.segments++;
+    if (name.endsWith('.ckpt')) result.checkpoints++;
     if (patterns.some((pattern) => buffer.includes(pattern))) result.matches.push(name);
   }
   return result;
