@@ -1,0 +1,197 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { installCapture } from '../../../src/capture/index.js';
+import { loadIdentity, loadVerifyKey } from '../../../src/keys/index.js';
+import { restore } from '../../../src/restore/restore.js';
+import type { RestoreReport } from '../../../src/restore/restore-report.js';
+import { openStore } from '../../../src/store/open-store.js';
+import { freePort, type TestPostgres } from '../postgres.js';
+import { waitFor } from '../wait-for.js';
+import { FAULT_TABLES } from './checker.js';
+import { FAULT_KEYS } from './fault-keys.js';
+import { FAULT_DDL } from './fault-workload.js';
+import { type ReplicatorProcess, startReplicator } from './replicator-process.js';
+
+export type FaultMode = 'notify' | 'outbox' | 'logical';
+
+/** One scenario's source database, store, state folder and the way to run the replicator. */
+export interface FaultRig {
+  mode: FaultMode;
+  database: string;
+  /** The source, reached directly (the workload uses this). */
+  sourceUrl: string;
+  slot: string;
+  work: string;
+  storeUrl: string;
+  stateDir: string;
+  /** Start the real `run` CLI; `databaseUrl` lets a scenario route it through a proxy. */
+  start(extra?: {
+    databaseUrl?: string;
+    storeUrl?: string;
+    stateDir?: string;
+    args?: string[];
+  }): Promise<ReplicatorProcess & { waitReady(timeoutMs?: number): Promise<void> }>;
+  /** True once the source holds nothing the replicator has not stored (logical, outbox). */
+  caughtUp(): Promise<boolean>;
+  /** Mark the source's current end; {@link caughtUp} then waits for everything before it. */
+  markEnd(): Promise<void>;
+  /** Restore the store into a fresh database of the same server; returns its URL. */
+  restoreFresh(name?: string): Promise<{ url: string; report: RestoreReport }>;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Prepare a scenario: a database with the fault tables on `server`, capture installed for the
+ * mode, a folder store (or `storeUrl`), a state folder, and the replicator's command line
+ * with short health thresholds (1 s) so that health reports trouble quickly.
+ *
+ * @example
+ * ```ts
+ * const rig = await createRig(server, 'logical', 'kill_logical');
+ * const replicator = await rig.start();
+ * ```
+ */
+export async function createRig(
+  server: TestPostgres,
+  mode: FaultMode,
+  name: string,
+  options: { storeUrl?: string; token?: string } = {},
+): Promise<FaultRig> {
+  const work = await mkdtemp(join(tmpdir(), `cr-faults-${name}-`));
+  const sourceUrl = await server.createDatabase(name);
+  await server.query(FAULT_DDL, [], name);
+  const slot = `slot_${name}`.toLowerCase();
+  await installCapture({
+    mode,
+    databaseUrl: sourceUrl,
+    tables: FAULT_TABLES,
+    slotName: slot,
+    publicationName: `pub_${name}`.toLowerCase(),
+  });
+  const storeUrl = options.storeUrl ?? join(work, 'store');
+  const stateDir = join(work, 'state');
+  await mkdir(stateDir, { recursive: true });
+  let end: string | undefined;
+  let restores = 0;
+
+  const rig: FaultRig = {
+    mode,
+    database: name,
+    sourceUrl,
+    slot,
+    work,
+    storeUrl,
+    stateDir,
+    async start(extra = {}) {
+      const metricsPort = await freePort();
+      const args = [
+        '--database-url',
+        extra.databaseUrl ?? sourceUrl,
+        '--mode',
+        mode,
+        '--store',
+        extra.storeUrl ?? storeUrl,
+        '--recipient',
+        FAULT_KEYS.recoveryPub,
+        '--signing-key',
+        FAULT_KEYS.signingPem,
+        '--tables',
+        'fault_events,fault_counters',
+        '--state-dir',
+        extra.stateDir ?? stateDir,
+        '--slot',
+        slot,
+        '--publication',
+        `pub_${name}`.toLowerCase(),
+        '--flush-interval',
+        '100',
+        '--checkpoint-interval',
+        '0',
+        '--health-store-stall',
+        '1',
+        '--health-capture-stall',
+        '1',
+        '--ready-max-lag',
+        '5',
+        '--log-level',
+        'info',
+        ...(extra.args ?? []),
+      ];
+      const env = options.token === undefined ? {} : { CLOUD_API_TOKEN: options.token };
+      return startReplicator(args, { metricsPort, env });
+    },
+    async markEnd() {
+      if (mode === 'logical') {
+        end = (
+          await server.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn', [], name)
+        )[0]!.lsn;
+      } else {
+        end =
+          (
+            await server.query<{ id: string | null }>(
+              'SELECT max(id)::text AS id FROM crypto_replicator.outbox',
+              [],
+              name,
+            )
+          )[0]!.id ?? '0';
+      }
+    },
+    async caughtUp() {
+      if (end === undefined) throw new Error('markEnd() first');
+      if (mode === 'logical') {
+        const rows = await server.query<{ done: boolean }>(
+          'SELECT confirmed_flush_lsn >= $1::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $2',
+          [end, slot],
+          name,
+        );
+        return rows[0]?.done === true;
+      }
+      const rows = await server.query<{ n: string }>(
+        'SELECT count(*) AS n FROM crypto_replicator.outbox WHERE id <= $1::bigint',
+        [end],
+        name,
+      );
+      return rows[0]?.n === '0';
+    },
+    async restoreFresh(target = `${name}_restored_${++restores}`) {
+      const url = await server.createDatabase(target);
+      const store = await openStore(storeUrl, { token: options.token, insecureHttp: true });
+      try {
+        const report = await restore({
+          store,
+          identities: [await loadIdentity(FAULT_KEYS.recoveryPem, {})],
+          verifyKey: await loadVerifyKey(FAULT_KEYS.signingPub),
+          to: url,
+        });
+        return { url, report };
+      } finally {
+        await store.close();
+      }
+    },
+    async cleanup() {
+      await rm(work, { recursive: true, force: true });
+    },
+  };
+  return rig;
+}
+
+/**
+ * Mark the source's end, then wait until the replicator has stored and acknowledged
+ * everything before it; returns the milliseconds that took (the time to catch up).
+ *
+ * @example
+ * ```ts
+ * const catchUpMs = await timeToCatchUp(rig);
+ * ```
+ */
+export async function timeToCatchUp(rig: FaultRig, timeoutMs = 120_000): Promise<number> {
+  const started = Date.now();
+  await rig.markEnd();
+  await waitFor(() => rig.caughtUp(), {
+    timeoutMs,
+    intervalMs: 50,
+    what: `${rig.mode} replicator to catch up`,
+  });
+  return Date.now() - started;
+}

@@ -1,0 +1,133 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { CLI_MAIN } from '../cli.js';
+import { waitFor } from '../wait-for.js';
+
+/** Children started by this module, so that a failing test still stops them (afterAll). */
+const children = new Set<ChildProcess>();
+
+/** A `crypto-replicator run` child process. */
+export interface ReplicatorProcess {
+  readonly pid: number;
+  readonly metricsPort?: number;
+  /** Resolves with the exit code (or the signal name) once the process is gone. */
+  readonly exited: Promise<number | string>;
+  /** Everything it wrote to stderr and stdout so far (JSON log lines). */
+  output(): string;
+  /** Send a signal; SIGKILL models a crash. */
+  kill(signal: NodeJS.Signals): void;
+  /** SIGTERM and wait for the exit code. */
+  stop(): Promise<number | string>;
+  /** Peak resident memory so far (VmHWM), in bytes; undefined once exited. */
+  peakRssBytes(): Promise<number | undefined>;
+  /** GET /healthz or /readyz: the status code, or undefined while nothing answers. */
+  probe(
+    path: '/healthz' | '/readyz' | '/metrics',
+  ): Promise<{ status: number; body: string } | undefined>;
+}
+
+/**
+ * Start the real CLI (`node --import tsx src/cli/main.ts run …`) as a child process, the way an
+ * operator runs it, with its output collected for the test log.
+ *
+ * @example
+ * ```ts
+ * const replicator = startReplicator(['--database-url', url, '--mode', 'logical', ...], 9464);
+ * await replicator.waitHealthy();
+ * replicator.kill('SIGKILL');
+ * ```
+ */
+export function startReplicator(
+  args: string[],
+  options: { metricsPort?: number; env?: NodeJS.ProcessEnv } = {},
+): ReplicatorProcess & { waitReady(timeoutMs?: number): Promise<void> } {
+  const portArgs =
+    options.metricsPort === undefined ? [] : ['--metrics-port', String(options.metricsPort)];
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', CLI_MAIN, 'run', ...args, ...portArgs],
+    {
+      env: { ...process.env, DEBUG: '', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  children.add(child);
+  const chunks: Buffer[] = [];
+  child.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const exited = new Promise<number | string>((resolve) => {
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      resolve(code ?? signal ?? -1);
+    });
+  });
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+
+  const probe: ReplicatorProcess['probe'] = async (path) => {
+    if (options.metricsPort === undefined) return undefined;
+    try {
+      const response = await fetch(`http://127.0.0.1:${options.metricsPort}${path}`, {
+        signal: AbortSignal.timeout(2000),
+      });
+      return { status: response.status, body: await response.text() };
+    } catch {
+      return undefined;
+    }
+  };
+
+  return {
+    pid: child.pid ?? -1,
+    metricsPort: options.metricsPort,
+    exited,
+    output: () => Buffer.concat(chunks).toString('utf8'),
+    kill: (signal) => {
+      if (!gone) child.kill(signal);
+    },
+    async stop() {
+      if (!gone) child.kill('SIGTERM');
+      return exited;
+    },
+    async peakRssBytes() {
+      try {
+        const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+        const kib = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+        return kib === undefined ? undefined : Number(kib) * 1024;
+      } catch {
+        return undefined;
+      }
+    },
+    probe,
+    async waitReady(timeoutMs = 60_000) {
+      await waitFor(
+        async () => {
+          if (gone)
+            throw new Error(
+              `replicator exited early:\n${tail(Buffer.concat(chunks).toString('utf8'))}`,
+            );
+          return (await probe('/readyz'))?.status === 200;
+        },
+        { timeoutMs, what: 'the replicator to report ready on /readyz', intervalMs: 100 },
+      );
+    },
+  };
+}
+
+/** Kill every replicator child still running (for afterAll). */
+export async function killAllReplicators(): Promise<void> {
+  const waits = [...children].map(
+    (child) =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  );
+  await Promise.all(waits);
+}
+
+/** The last lines of a log, for failure messages. */
+export function tail(text: string, lines = 15): string {
+  return text.trim().split('\n').slice(-lines).join('\n');
+}
