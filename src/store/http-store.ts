@@ -73,7 +73,10 @@ export class HttpStore implements ObjectStore {
     checkListPrefix(prefix);
     const after = options.startAfter ?? '';
     const keep = (name: string) => name.startsWith(prefix) && name > after;
-    const touches = (folder: string) => folder.startsWith(prefix) || prefix.startsWith(folder);
+    // A folder matters when it overlaps the prefix and holds names beyond startAfter.
+    const touches = (folder: string) =>
+      (folder.startsWith(prefix) || prefix.startsWith(folder)) &&
+      !(after > folder && !after.startsWith(folder));
 
     // Collections in name order: envelopes/, then each stream's checkpoints/ and segments/.
     if (touches('envelopes/')) {
