@@ -6,6 +6,8 @@ import { BenchReport } from './report.js';
  */
 const MODULES: Record<string, () => Promise<{ run: (report: BenchReport) => Promise<void> }>> = {
   // group name → module; each module adds its figures to the shared report.
+  format: () => import('./format.bench.js'),
+  store: () => import('./store.bench.js'),
 };
 
 async function main(): Promise<void> {

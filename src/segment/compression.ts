@@ -8,7 +8,7 @@ import {
 import type { CompressionName } from './segment-constants.js';
 
 /** Brotli quality the writer uses: fast, and still well under the size target (see BENCHMARKS). */
-export const BROTLI_QUALITY = 2;
+export const BROTLI_QUALITY = 1;
 
 /**
  * Compress a payload with the named algorithm.

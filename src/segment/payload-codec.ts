@@ -1,6 +1,7 @@
 import type {
   ChangeRecord,
   ColumnSchema,
+  Operation,
   Row,
   SchemaRecord,
   TableName,
@@ -12,14 +13,17 @@ const OPERATIONS = new Set(['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']);
 const TYPE_KINDS = new Set(['enum', 'domain', 'composite']);
 
 /**
- * Serialise transactions as the v2 payload: UTF-8 JSON lines, one transaction per line, each
- * line ending in `\n`, keys in the fixed order of docs/FORMAT.md, optional keys omitted when
- * absent and `continues` / `snapshot` written only when true. Row values stay PostgreSQL text;
- * SQL NULL is JSON `null`. Throws TypeError on a value outside the change model.
+ * Serialise transactions as the v2 payload (docs/FORMAT.md, "Payload"): UTF-8 JSON lines, one
+ * transaction per line, each line ending in `\n`. A line is a JSON array
+ * `[xid, commitTime, position, continues, records]`; a change record is
+ * `["c", schema, table, op, new, old, unchanged, tables, snapshot]` with `null` for an absent
+ * part; a schema record is `["s", schema, table, columns, primaryKey, types]`. Rows are JSON
+ * objects of column → PostgreSQL text, with SQL NULL as JSON `null`. Throws TypeError on a
+ * value outside the change model.
  *
  * @example
  * ```ts
- * encodeTransactions([tx]).toString(); // => '{"xid":"7","commitTime":"…",…}\n'
+ * encodeTransactions([tx]).toString(); // => '["741","2026-…","0/16B3748",false,[["c",…]]]\n'
  * ```
  */
 export function encodeTransactions(transactions: readonly Transaction[]): Buffer {
@@ -27,15 +31,25 @@ export function encodeTransactions(transactions: readonly Transaction[]): Buffer
   for (const transaction of transactions) {
     const problem = transactionProblem(transaction);
     if (problem !== undefined) throw new TypeError(`cannot seal transaction: ${problem}`);
-    lines.push(JSON.stringify(canonicalTransaction(transaction)));
+    const records = transaction.records.map((record) =>
+      record.kind === 'change' ? encodeChange(record) : encodeSchema(record),
+    );
+    const line = [
+      transaction.xid,
+      transaction.commitTime,
+      transaction.position,
+      transaction.continues === true,
+      records,
+    ];
+    lines.push(JSON.stringify(line));
   }
   lines.push('');
   return Buffer.from(lines.join('\n'), 'utf8');
 }
 
 /**
- * Parse a v2 payload back into transactions. Throws TypeError saying what is wrong (the
- * caller wraps it with the object's name); never includes row data in the message.
+ * Parse a v2 payload back into transactions. Throws TypeError saying what is wrong and on which
+ * line (the caller wraps it with the object's name); never includes row data in the message.
  *
  * @example
  * ```ts
@@ -49,10 +63,10 @@ export function decodeTransactions(payload: Buffer): Transaction[] {
     throw new TypeError('payload must be one or more lines, each ending in a newline');
   }
 
-  // Each line is one transaction, checked against the change model.
+  // Each line is one transaction array, checked against the change model.
   const lines = text.split('\n');
   lines.pop();
-  const transactions: Transaction[] = [];
+  const transactions: Transaction[] = new Array(lines.length);
   for (let index = 0; index < lines.length; index++) {
     let value: unknown;
     try {
@@ -60,64 +74,119 @@ export function decodeTransactions(payload: Buffer): Transaction[] {
     } catch {
       throw new TypeError(`payload line ${index + 1} is not JSON`);
     }
-    const problem = transactionProblem(value);
-    if (problem !== undefined) throw new TypeError(`payload line ${index + 1}: ${problem}`);
-    transactions.push(value as Transaction);
+    try {
+      transactions[index] = decodeTransaction(value);
+    } catch (error) {
+      throw new TypeError(`payload line ${index + 1}: ${(error as Error).message}`);
+    }
   }
   return transactions;
 }
 
-function canonicalTransaction(transaction: Transaction): object {
-  const records = transaction.records.map((record) =>
-    record.kind === 'change' ? canonicalChange(record) : canonicalSchema(record),
-  );
-  return {
-    xid: transaction.xid,
-    commitTime: transaction.commitTime,
-    position: transaction.position,
-    records,
-    ...(transaction.continues === true ? { continues: true } : {}),
-  };
+function encodeChange(record: ChangeRecord): unknown[] {
+  return [
+    'c',
+    record.table.schema,
+    record.table.name,
+    record.op,
+    record.new ?? null,
+    record.old ?? null,
+    record.unchanged ?? null,
+    record.tables === undefined ? null : record.tables.map((t) => [t.schema, t.name]),
+    record.snapshot === true,
+  ];
 }
 
-function canonicalChange(record: ChangeRecord): object {
-  return {
-    kind: 'change',
-    table: canonicalTable(record.table),
-    op: record.op,
-    ...(record.new !== undefined ? { new: record.new } : {}),
-    ...(record.old !== undefined ? { old: record.old } : {}),
-    ...(record.unchanged !== undefined ? { unchanged: record.unchanged } : {}),
-    ...(record.tables !== undefined ? { tables: record.tables.map(canonicalTable) } : {}),
-    ...(record.snapshot === true ? { snapshot: true } : {}),
-  };
+function encodeSchema(record: SchemaRecord): unknown[] {
+  return [
+    's',
+    record.table.schema,
+    record.table.name,
+    record.columns.map((c) => [c.name, c.type, c.notNull]),
+    record.primaryKey,
+    record.types === undefined
+      ? null
+      : record.types.map((t) => [t.schema, t.name, t.kind, t.definition]),
+  ];
 }
 
-function canonicalSchema(record: SchemaRecord): object {
-  return {
+function decodeTransaction(value: unknown): Transaction {
+  // Guard: [xid, commitTime, position, continues, records].
+  if (!Array.isArray(value) || value.length !== 5) throw new TypeError('not a transaction array');
+  const [xid, commitTime, position, continues, records] = value;
+  if (typeof xid !== 'string') throw new TypeError('xid is not a string');
+  if (typeof commitTime !== 'string') throw new TypeError('commitTime is not a string');
+  if (typeof position !== 'string') throw new TypeError('position is not a string');
+  if (typeof continues !== 'boolean') throw new TypeError('continues is not a boolean');
+  if (!Array.isArray(records)) throw new TypeError('records is not an array');
+
+  // Records in order; optional parts absent when null or false.
+  const decoded: Array<ChangeRecord | SchemaRecord> = new Array(records.length);
+  for (let index = 0; index < records.length; index++) {
+    const record: unknown = records[index];
+    if (!Array.isArray(record)) throw new TypeError(`record ${index + 1} is not an array`);
+    decoded[index] =
+      record[0] === 'c' ? decodeChange(record, index + 1) : decodeSchema(record, index + 1);
+  }
+  const transaction: Transaction = { xid, commitTime, position, records: decoded };
+  if (continues) transaction.continues = true;
+  return transaction;
+}
+
+function decodeChange(record: unknown[], number: number): ChangeRecord {
+  const bad = (what: string) => new TypeError(`record ${number}: ${what}`);
+  if (record.length !== 9) throw bad('a change record has 9 fields');
+  const [, schema, name, op, newRow, oldRow, unchanged, tables, snapshot] = record;
+  if (typeof schema !== 'string' || typeof name !== 'string') throw bad('table is not text');
+  if (typeof op !== 'string' || !OPERATIONS.has(op)) throw bad('unknown op');
+  if (newRow !== null && !isRow(newRow)) throw bad('new is not a row of text values');
+  if (oldRow !== null && !isRow(oldRow)) throw bad('old is not a row of text values');
+  if (unchanged !== null && !isStringArray(unchanged)) throw bad('unchanged is malformed');
+  if (tables !== null && !(Array.isArray(tables) && tables.every(isTablePair))) {
+    throw bad('tables is malformed');
+  }
+  if (typeof snapshot !== 'boolean') throw bad('snapshot is not a boolean');
+  const change: ChangeRecord = { kind: 'change', table: { schema, name }, op: op as Operation };
+  if (newRow !== null) change.new = newRow as Row;
+  if (oldRow !== null) change.old = oldRow as Row;
+  if (unchanged !== null) change.unchanged = unchanged as string[];
+  if (tables !== null) {
+    change.tables = (tables as string[][]).map(([s, n]) => ({ schema: s!, name: n! }));
+  }
+  if (snapshot) change.snapshot = true;
+  return change;
+}
+
+function decodeSchema(record: unknown[], number: number): SchemaRecord {
+  const bad = (what: string) => new TypeError(`record ${number}: ${what}`);
+  if (record[0] !== 's') throw bad('kind is neither "c" nor "s"');
+  if (record.length !== 6) throw bad('a schema record has 6 fields');
+  const [, schema, name, columns, primaryKey, types] = record;
+  if (typeof schema !== 'string' || typeof name !== 'string') throw bad('table is not text');
+  if (!Array.isArray(columns) || !columns.every(isColumnTriple)) throw bad('columns are malformed');
+  if (!isStringArray(primaryKey)) throw bad('primaryKey is malformed');
+  if (types !== null && !(Array.isArray(types) && types.every(isTypeQuad))) {
+    throw bad('types are malformed');
+  }
+  const decoded: SchemaRecord = {
     kind: 'schema',
-    table: canonicalTable(record.table),
-    columns: record.columns.map((c: ColumnSchema) => ({
-      name: c.name,
-      type: c.type,
-      notNull: c.notNull,
-    })),
-    primaryKey: record.primaryKey,
-    ...(record.types !== undefined
-      ? {
-          types: record.types.map((t: TypeSchema) => ({
-            schema: t.schema,
-            name: t.name,
-            kind: t.kind,
-            definition: t.definition,
-          })),
-        }
-      : {}),
+    table: { schema, name },
+    columns: (columns as [string, string, boolean][]).map(
+      ([n, type, notNull]): ColumnSchema => ({ name: n, type, notNull }),
+    ),
+    primaryKey: primaryKey as string[],
   };
-}
-
-function canonicalTable(table: TableName): TableName {
-  return { schema: table.schema, name: table.name };
+  if (types !== null) {
+    decoded.types = (types as string[][]).map(
+      ([s, n, kind, definition]): TypeSchema => ({
+        schema: s!,
+        name: n!,
+        kind: kind as TypeSchema['kind'],
+        definition: definition!,
+      }),
+    );
+  }
+  return decoded;
 }
 
 /** Say what is wrong with a value that should be a Transaction, or undefined when it is one. */
@@ -126,7 +195,9 @@ export function transactionProblem(value: unknown): string | undefined {
   if (typeof value.xid !== 'string') return 'xid is not a string';
   if (typeof value.commitTime !== 'string') return 'commitTime is not a string';
   if (typeof value.position !== 'string') return 'position is not a string';
-  if (value.continues !== undefined && value.continues !== true) return 'continues is not true';
+  if (value.continues !== undefined && typeof value.continues !== 'boolean') {
+    return 'continues is not a boolean';
+  }
   if (!Array.isArray(value.records)) return 'records is not an array';
   for (let index = 0; index < value.records.length; index++) {
     const problem = recordProblem(value.records[index]);
@@ -151,7 +222,9 @@ function recordProblem(value: unknown): string | undefined {
     ) {
       return 'tables is not a list of tables';
     }
-    if (value.snapshot !== undefined && value.snapshot !== true) return 'snapshot is not true';
+    if (value.snapshot !== undefined && typeof value.snapshot !== 'boolean') {
+      return 'snapshot is not a boolean';
+    }
     return undefined;
   }
   if (value.kind === 'schema') {
@@ -174,9 +247,18 @@ function isTable(value: unknown): value is TableName {
   return isObject(value) && typeof value.schema === 'string' && typeof value.name === 'string';
 }
 
+function isTablePair(value: unknown): boolean {
+  return (
+    Array.isArray(value) &&
+    value.length === 2 &&
+    typeof value[0] === 'string' &&
+    typeof value[1] === 'string'
+  );
+}
+
 function isRow(value: unknown): value is Row {
   if (!isObject(value)) return false;
-  for (const key of Object.keys(value)) {
+  for (const key in value) {
     const cell = value[key];
     if (cell !== null && typeof cell !== 'string') return false;
   }
@@ -196,6 +278,16 @@ function isColumn(value: unknown): boolean {
   );
 }
 
+function isColumnTriple(value: unknown): boolean {
+  return (
+    Array.isArray(value) &&
+    value.length === 3 &&
+    typeof value[0] === 'string' &&
+    typeof value[1] === 'string' &&
+    typeof value[2] === 'boolean'
+  );
+}
+
 function isType(value: unknown): boolean {
   return (
     isObject(value) &&
@@ -204,5 +296,14 @@ function isType(value: unknown): boolean {
     typeof value.kind === 'string' &&
     TYPE_KINDS.has(value.kind) &&
     typeof value.definition === 'string'
+  );
+}
+
+function isTypeQuad(value: unknown): boolean {
+  return (
+    Array.isArray(value) &&
+    value.length === 4 &&
+    value.every((item) => typeof item === 'string') &&
+    TYPE_KINDS.has(value[2] as string)
   );
 }
