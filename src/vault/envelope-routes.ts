@@ -12,6 +12,9 @@ import {
 import type { VaultContext } from './vault-server.js';
 import { sendError } from './vault-server.js';
 
+/** Envelopes of one bulk request written at once. */
+const BULK_PARALLEL_WRITES = 16;
+
 interface EnvelopeMeta {
   id: string;
   bytes?: number;
@@ -70,21 +73,21 @@ export function registerEnvelopeRoutes(app: FastifyInstance, context: VaultConte
     { config: { role: 'write' }, schema: { body: bulkSchema }, bodyLimit: limits.bulkBytes },
     async (request, reply) => {
       const { items } = request.body as { items: Array<{ id?: string; envelope: unknown }> };
-      const results: Array<{ id: string; created?: boolean; error?: string }> = [];
-      let conflicts = 0;
+      const ids = items.map((item) => item.id ?? arrivalId());
 
-      // Each item is stored on its own; a conflict on one does not undo the others.
-      for (const item of items) {
-        const id = item.id ?? arrivalId();
+      // Each item is stored on its own, several at once so that their flushes overlap; a
+      // conflict on one does not undo the others.
+      const results = await mapLimited(items, BULK_PARALLEL_WRITES, async (item, i) => {
+        const id = ids[i]!;
         try {
           const { created } = await storeEnvelope(id, Buffer.from(JSON.stringify(item.envelope)));
-          results.push({ id, created });
+          return { id, created };
         } catch (error) {
           if (!(error instanceof StoreConflictError)) throw error;
-          conflicts += 1;
-          results.push({ id, error: 'conflict' });
+          return { id, error: 'conflict' as const };
         }
-      }
+      });
+      const conflicts = results.filter((result) => 'error' in result).length;
       return reply.code(conflicts > 0 ? 409 : 201).send({ results });
     },
   );
@@ -149,6 +152,25 @@ export function registerEnvelopeRoutes(app: FastifyInstance, context: VaultConte
 export function sendBytes(reply: FastifyReply, type: string, bytes: Uint8Array): FastifyReply {
   const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return reply.code(200).type(type).send(body);
+}
+
+/** Map with at most `limit` calls in flight, keeping the input order in the result. */
+async function mapLimited<T, R>(
+  items: T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await fn(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /** A vault-chosen id that sorts by arrival: milliseconds since 1970, then 64 random bits. */
