@@ -1,4 +1,4 @@
-import type { ChangeRecord } from '../change/change.js';
+import { type ChangeRecord, qualifiedName, type SchemaRecord } from '../change/change.js';
 import { HybridEncryptor } from '../envelope/index.js';
 import type { Recipient } from '../keys/index.js';
 import type { Batch } from './batcher.js';
@@ -22,8 +22,8 @@ export function envelopeName(streamId: string, counter: number): string {
 
 /**
  * Seals batches the original design's way (`--format v1`): one envelope per row change, for a
- * single recipient, holding the row as JSON. Schema records have no place in v1 and are not
- * written. The data is the new row for INSERT and UPDATE, the old row (or its key) for DELETE,
+ * single recipient, holding the row as JSON (json and jsonb columns nested, as `row_to_json`
+ * does). Schema records have no place in v1 and are not written. The data is the new row for INSERT and UPDATE, the old row (or its key) for DELETE,
  * and `{ "tables": [...] }` for TRUNCATE.
  *
  * @example
@@ -36,6 +36,8 @@ export class EnvelopeSealer implements BatchSealer {
   readonly #streamId: string;
   readonly #encryptor: HybridEncryptor;
   #counter: number;
+  /** Per table, columns of type json or jsonb, whose values the seed's row_to_json nests. */
+  readonly #jsonColumns = new Map<string, Set<string>>();
 
   constructor(options: { streamId: string; lastCounter: number; recipient: Recipient }) {
     this.#streamId = options.streamId;
@@ -50,8 +52,12 @@ export class EnvelopeSealer implements BatchSealer {
     // One envelope per change, numbered in emit order.
     for (const tx of batch.transactions) {
       for (const record of tx.records) {
-        if (record.kind !== 'change') continue;
-        const envelope = this.#encryptor.encrypt(envelopeData(record), {
+        if (record.kind === 'schema') {
+          this.#learnJsonColumns(record);
+          continue;
+        }
+        const json = this.#jsonColumns.get(qualifiedName(record.table));
+        const envelope = this.#encryptor.encrypt(envelopeData(record, json), {
           table: envelopeTable(record),
           operation: record.op,
         });
@@ -63,6 +69,11 @@ export class EnvelopeSealer implements BatchSealer {
     }
     return { batch, objects, sequence: this.#counter, headHash: Buffer.alloc(32), bytes };
   }
+
+  #learnJsonColumns(record: SchemaRecord): void {
+    const names = record.columns.filter((c) => /^jsonb?$/.test(c.type)).map((c) => c.name);
+    this.#jsonColumns.set(qualifiedName(record.table), new Set(names));
+  }
 }
 
 /** The seed's `table` field: the bare name in schema `public`, else `schema.name`. */
@@ -71,10 +82,20 @@ function envelopeTable(record: ChangeRecord): string {
   return schema === 'public' ? name : `${schema}.${name}`;
 }
 
-function envelopeData(record: ChangeRecord): unknown {
+/**
+ * The row as the seed's `row_to_json` shows it: values as PostgreSQL text, except json and
+ * jsonb columns, which are nested JSON.
+ */
+function envelopeData(record: ChangeRecord, json: Set<string> | undefined): unknown {
   if (record.op === 'TRUNCATE') {
     return { tables: (record.tables ?? [record.table]).map((t) => `${t.schema}.${t.name}`) };
   }
-  if (record.op === 'DELETE') return record.old ?? {};
-  return record.new ?? {};
+  const row = (record.op === 'DELETE' ? record.old : record.new) ?? {};
+  if (json === undefined || json.size === 0) return row;
+  const nested: Record<string, unknown> = { ...row };
+  for (const column of json) {
+    const text = row[column];
+    if (typeof text === 'string') nested[column] = JSON.parse(text);
+  }
+  return nested;
 }

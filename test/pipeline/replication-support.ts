@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 import {
   comparePositions,
   qualifiedName,
@@ -13,8 +14,10 @@ import {
   type Recipient,
 } from '../../src/keys/index.js';
 import { openSegment, parseObjectName } from '../../src/segment/index.js';
+import { FileStore } from '../../src/store/file-store.js';
 import type { ObjectStore } from '../../src/store/store.js';
 import type { TestPostgres } from '../support/postgres.js';
+import { waitFor } from '../support/wait-for.js';
 
 /** The test-only recovery key pair (test/fixtures/keys, never used outside tests). */
 export const TEST_RECOVERY_PUB = fileURLToPath(
@@ -130,4 +133,33 @@ export async function tableRows(
   const map = new Map<string, Row>();
   for (const row of result) map.set(JSON.stringify(primaryKey.map((column) => row[column])), row);
   return map;
+}
+
+/**
+ * Wait until the v2 stream in a folder store rebuilds exactly what the source tables hold
+ * (tables keyed by their `id` column).
+ */
+export async function expectStoredMatchesSource(options: {
+  server: TestPostgres;
+  database: string;
+  storeDir: string;
+  tables: TableName[];
+  timeoutMs?: number;
+}): Promise<void> {
+  const identity = await testIdentity();
+  await waitFor(
+    async () => {
+      const stored = await readStoredTransactions(new FileStore(options.storeDir), identity);
+      const replayed = replay(stored);
+      for (const table of options.tables) {
+        const expected = await tableRows(options.server, options.database, table, ['id']);
+        expect(replayed.get(qualifiedName(table)) ?? new Map()).toEqual(expected);
+      }
+      return true;
+    },
+    {
+      what: 'the stored stream to match the source tables',
+      timeoutMs: options.timeoutMs ?? 30_000,
+    },
+  );
 }

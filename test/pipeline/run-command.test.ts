@@ -157,42 +157,49 @@ describe('crypto-replicator run', () => {
     expect(logs).not.toContain('owner 1 ✓');
   });
 
-  it('resumes after SIGKILL with nothing lost', async () => {
-    const url = await database('sigkill', 'logical');
-    const storeDir = join(work, 'store-sigkill');
-    const stateDir = join(work, 'state-sigkill');
-    const args = [
-      ...['--database-url', url, '--mode', 'logical', '--slot', 'slot_sigkill'],
-      ...['--store', storeDir, '--recipient', TEST_RECOVERY_PUB, '--state-dir', stateDir],
-      ...['--flush-interval', '50'],
-    ];
-    const first = start(args);
-    await waitFor(
-      () =>
-        first.stderr().includes('"segment stored"') || first.stderr().includes('"stream created"'),
-      {
-        what: 'the first replicator to start',
-      },
-    );
+  it.each(['logical', 'outbox'] as const)(
+    'resumes after SIGKILL with nothing lost (%s)',
+    async (mode) => {
+      const name = `sigkill_${mode}`;
+      const url = await database(name, mode);
+      const storeDir = join(work, `store-${name}`);
+      const stateDir = join(work, `state-${name}`);
+      const args = [
+        ...['--database-url', url, '--mode', mode, '--slot', `slot_${name}`],
+        ...['--store', storeDir, '--recipient', TEST_RECOVERY_PUB, '--state-dir', stateDir],
+        ...['--flush-interval', '50'],
+      ];
+      const first = start(args);
+      await waitFor(
+        () =>
+          first.stderr().includes('"segment stored"') ||
+          first.stderr().includes('"stream created"'),
+        {
+          what: 'the first replicator to start',
+        },
+      );
 
-    // Kill it in the middle of a stream of writes.
-    const writing = writeWorkload(url);
-    await waitFor(() => first.stderr().includes('"position acknowledged"'), {
-      what: 'a first ack',
-    });
-    first.child.kill('SIGKILL');
-    await first.exited;
-    await writing;
-    await inTransaction(url, ["INSERT INTO accounts (id, owner) VALUES (99999, 'after the kill')"]);
+      // Kill it in the middle of a stream of writes.
+      const writing = writeWorkload(url);
+      await waitFor(() => first.stderr().includes('"position acknowledged"'), {
+        what: 'a first ack',
+      });
+      first.child.kill('SIGKILL');
+      await first.exited;
+      await writing;
+      await inTransaction(url, [
+        "INSERT INTO accounts (id, owner) VALUES (99999, 'after the kill')",
+      ]);
 
-    // A new process takes over the stale lock and stores the rest.
-    const second = start(args);
-    try {
-      await expectStoredMatchesSource(storeDir, 'sigkill');
-      second.child.kill('SIGTERM');
-      expect(await second.exited).toBe(0);
-    } finally {
-      second.child.kill('SIGKILL');
-    }
-  });
+      // A new process takes over the stale lock and stores the rest.
+      const second = start(args);
+      try {
+        await expectStoredMatchesSource(storeDir, name);
+        second.child.kill('SIGTERM');
+        expect(await second.exited).toBe(0);
+      } finally {
+        second.child.kill('SIGKILL');
+      }
+    },
+  );
 });
