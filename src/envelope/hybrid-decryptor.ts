@@ -61,7 +61,7 @@ export class HybridDecryptor {
     const { ciphertext, wrappedKey, iv, tag } = checked.binary();
     if (wrappedKey.length !== Math.ceil(this.identity.bits / 8)) {
       throw new AuthenticationError(
-        `decrypt envelope "${name}": the wrapped key has ${wrappedKey.length} bytes, the recovery key expects ${Math.ceil(this.identity.bits / 8)}`,
+        `decrypt envelope "${name}": no matching key: the wrapped key has ${wrappedKey.length} bytes, the recovery key expects ${Math.ceil(this.identity.bits / 8)}`,
         { hint: 'the envelope was sealed for another key, or it was tampered with' },
       );
     }
@@ -78,8 +78,16 @@ export class HybridDecryptor {
       decipher.setAuthTag(tag);
       plaintext = Buffer.concat([decipher.update(ciphertext), decipher.final()]);
     } catch {
+      // NOTE: key_id only explains the failure; seed envelopes may use another key id scheme,
+      // so a differing key_id never stops an attempt to decrypt.
+      if (checked.key_id !== this.identity.keyId) {
+        throw new AuthenticationError(
+          `decrypt envelope "${name}": no matching key: sealed for key id "${checked.key_id.slice(0, 80)}", this key is ${this.identity.keyId}`,
+          { hint: 'pass the recovery key the envelope was sealed for' },
+        );
+      }
       throw new AuthenticationError(`decrypt envelope "${name}": ${FAILED}`, {
-        hint: `check that the envelope was sealed for this key (its key_id is ${checked.key_id.slice(0, 80)})`,
+        hint: 'fetch the envelope again; if it persists, it was damaged or tampered with',
       });
     } finally {
       dataKey?.fill(0);

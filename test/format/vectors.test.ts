@@ -1,0 +1,97 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseEnvelopes } from '../../src/cli/commands/decrypt.js';
+import { HybridDecryptor } from '../../src/envelope/index.js';
+import { AuthenticationError, IntegrityError } from '../../src/errors.js';
+import { loadIdentity, loadVerifyKey } from '../../src/keys/index.js';
+import { openCheckpoint, openSegment, segmentHash } from '../../src/segment/index.js';
+import { keyPath } from './fixture-keys.js';
+
+const VECTORS = fileURLToPath(new URL('../fixtures/vectors/', import.meta.url));
+
+/** The sidecar of a vector: what opening it must give. */
+interface Expectation {
+  format: 'v1' | 'v2-segment' | 'v2-checkpoint';
+  outcome: 'ok' | 'bad header' | 'failed authentication' | 'no matching key' | 'truncated';
+  description: string;
+  identity?: string;
+  verifyKey?: string;
+  name?: string;
+  hash?: string;
+  expected?: unknown;
+}
+
+/** Map an error to the outcome vocabulary of the sidecars. */
+function outcomeOf(error: unknown): string {
+  const message = (error as Error).message;
+  if (error instanceof IntegrityError && /: truncated: /.test(message)) return 'truncated';
+  if (error instanceof IntegrityError && /bad (header|envelope)/.test(message)) {
+    return /not JSON/.test(message) ? 'truncated' : 'bad header';
+  }
+  if (error instanceof AuthenticationError && /no matching key/.test(message)) {
+    return 'no matching key';
+  }
+  if (error instanceof AuthenticationError) return 'failed authentication';
+  return `unexpected ${(error as Error).name}: ${message}`;
+}
+
+async function open(folder: string, file: string, expect: Expectation): Promise<unknown> {
+  const bytes = readFileSync(`${VECTORS}${folder}/${file}`);
+  const name = expect.name ?? file;
+  const verifyKey = expect.verifyKey ? await loadVerifyKey(keyPath(expect.verifyKey)) : undefined;
+  if (expect.format === 'v2-checkpoint') {
+    const checkpoint = openCheckpoint(bytes, { verifyKey, name });
+    return {
+      streamId: checkpoint.streamId,
+      sequence: checkpoint.sequence,
+      headHash: checkpoint.headHash.toString('hex'),
+      createdAt: checkpoint.createdAt.toISOString(),
+    };
+  }
+  const identity = await loadIdentity(keyPath(expect.identity!));
+  if (expect.format === 'v2-segment') {
+    if (expect.hash !== undefined) {
+      expect_(segmentHash(bytes).toString('hex')).toBe(expect.hash);
+    }
+    return openSegment(bytes, { identities: [identity], verifyKey, name }).transactions;
+  }
+  const decryptor = new HybridDecryptor(identity);
+  return parseEnvelopes({ name, bytes }).map(({ envelope, name: envelopeName }) => ({
+    table: envelope.table,
+    operation: envelope.operation,
+    data: decryptor.decrypt(envelope, { name: envelopeName }),
+  }));
+}
+
+const expect_ = expect;
+
+describe.each(['v1', 'v2'])('%s test vectors', (folder) => {
+  const files = readdirSync(`${VECTORS}${folder}`).filter((f) => !f.endsWith('.expect.json'));
+
+  it('has a sidecar for every vector and covers every outcome', () => {
+    const outcomes = new Set<string>();
+    for (const file of files) {
+      const sidecar = JSON.parse(readFileSync(`${VECTORS}${folder}/${file}.expect.json`, 'utf8'));
+      outcomes.add(sidecar.outcome);
+    }
+    expect(outcomes).toEqual(
+      new Set(['ok', 'bad header', 'failed authentication', 'no matching key', 'truncated']),
+    );
+  });
+
+  it.each(files)('%s gives the outcome its sidecar states', async (file) => {
+    const sidecar: Expectation = JSON.parse(
+      readFileSync(`${VECTORS}${folder}/${file}.expect.json`, 'utf8'),
+    );
+    let outcome = 'ok';
+    let result: unknown;
+    try {
+      result = await open(folder, file, sidecar);
+    } catch (error) {
+      outcome = outcomeOf(error);
+    }
+    expect(outcome, sidecar.description).toBe(sidecar.outcome);
+    if (sidecar.outcome === 'ok') expect(result).toEqual(sidecar.expected);
+  });
+});
