@@ -25,7 +25,9 @@ describe('logical capture', () => {
   };
 
   beforeAll(async () => {
-    server = await startPostgres();
+    // Commits must survive server.crash(): the harness default (asynchronous commit) may
+    // lose the last ones, which would be the database losing them, not capture.
+    server = await startPostgres({ settings: { synchronous_commit: 'on' } });
     url = await server.createDatabase('source');
     for (const sql of TYPE_MATRIX_DDL) await server.query(sql, [], 'source');
     await server.query(TYPE_MATRIX_INSERT, [], 'source');

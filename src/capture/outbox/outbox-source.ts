@@ -57,7 +57,7 @@ export class OutboxCaptureSource implements CaptureSource {
   async start(): Promise<void> {
     const client = await this.connect();
     const installed = await client.query(`SELECT to_regclass('${S}.outbox') IS NOT NULL AS ok`);
-    if (installed.rows[0]?.ok !== 'true') {
+    if (installed.rows[0]?.ok !== 't') {
       throw new DatabaseError('start outbox capture: the outbox is not installed', {
         hint: 'run "crypto-replicator install --mode outbox --tables …" first',
       });
@@ -190,8 +190,11 @@ export class OutboxCaptureSource implements CaptureSource {
     try {
       await client.query(
         `DECLARE crypto_replicator_drain NO SCROLL CURSOR FOR
-           SELECT ${outboxColumns(this.hstore)} FROM ${S}.outbox
-            WHERE position > $1 ORDER BY position, id`.replace('$1', String(this.lastEmitted)),
+           SELECT ${outboxColumns(this.hstore)} FROM ${S}.outbox o
+            WHERE o.position > $1 ORDER BY o.position, o.id`.replace(
+          '$1',
+          String(this.lastEmitted),
+        ),
       );
       let group: OutboxRow[] = [];
       for (;;) {
@@ -261,7 +264,7 @@ export class OutboxCaptureSource implements CaptureSource {
     });
     client.on('notification', () => this.wake?.());
     const lock = await client.query(`SELECT pg_try_advisory_lock(${DRAIN_LOCK}) AS ok`);
-    if (lock.rows[0]?.ok !== 'true') {
+    if (lock.rows[0]?.ok !== 't') {
       await client.end().catch(() => {});
       throw new DatabaseError('start outbox capture: another replicator drains this outbox', {
         hint: 'stop the other replicator; one database has one outbox stream',
