@@ -100,7 +100,7 @@ describe('outbox capture', () => {
     const source = open();
     await source.start();
     const seen = collect(source);
-    await sql('INSERT INTO "Odd Schema"."MixedCase" VALUES (1, 0)');
+    await sql('INSERT INTO "Odd Schema"."MixedCase" VALUES (801, 0)');
     await waitFor(() => seen.changes().length === 1, { what: 'the seed row' });
 
     // T1 takes an early id, then T2 starts, writes, and commits; T1 commits later, and T3
@@ -111,24 +111,24 @@ describe('outbox capture', () => {
     await t2.connect();
     try {
       await t1.query('BEGIN');
-      await t1.query('INSERT INTO "Odd Schema"."MixedCase" VALUES (2, 1)');
+      await t1.query('INSERT INTO "Odd Schema"."MixedCase" VALUES (802, 1)');
       await t2.query('BEGIN');
-      await t2.query('INSERT INTO "Odd Schema"."MixedCase" VALUES (3, 1)');
+      await t2.query('INSERT INTO "Odd Schema"."MixedCase" VALUES (803, 1)');
       await t2.query('COMMIT');
       // T2 is drained before T1 commits: "everything after the last id" would now skip T1.
-      await waitFor(() => seen.changes().some((c) => c.new?.Key === '3'), { what: 'T2' });
-      await t1.query('UPDATE "Odd Schema"."MixedCase" SET v = v + 1 WHERE "Key" = 1');
+      await waitFor(() => seen.changes().some((c) => c.new?.Key === '803'), { what: 'T2' });
+      await t1.query('UPDATE "Odd Schema"."MixedCase" SET v = v + 1 WHERE "Key" = 801');
       await t1.query('COMMIT');
-      await sql('UPDATE "Odd Schema"."MixedCase" SET v = 10 WHERE "Key" = 2');
+      await sql('UPDATE "Odd Schema"."MixedCase" SET v = 10 WHERE "Key" = 802');
     } finally {
       await t1.end();
       await t2.end();
     }
     const changes = await seen.waitForChanges(5);
-    expect(changes.filter((c) => c.new?.Key === '2')).toHaveLength(2);
+    expect(changes.filter((c) => c.new?.Key === '802')).toHaveLength(2);
     const order = changes.slice(1).map((c) => `${c.op} ${c.new?.Key}`);
-    expect(order.indexOf('UPDATE 2')).toBeGreaterThan(order.indexOf('INSERT 2'));
-    expect(order.indexOf('UPDATE 1')).toBeGreaterThan(order.indexOf('INSERT 3'));
+    expect(order.indexOf('UPDATE 802')).toBeGreaterThan(order.indexOf('INSERT 802'));
+    expect(order.indexOf('UPDATE 801')).toBeGreaterThan(order.indexOf('INSERT 803'));
     const positions = seen.transactions.map((t) => t.position);
     for (let i = 1; i < positions.length; i++) {
       expect(comparePositions(positions[i - 1]!, positions[i]!)).toBeLessThan(0);
