@@ -1,4 +1,9 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from 'fastify';
 import { StoreConflictError, StoreUnavailableError, UsageError } from '../errors.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/store.js';
@@ -79,7 +84,8 @@ export async function createVaultServer(options: VaultOptions): Promise<FastifyI
 
   const app = Fastify({
     loggerInstance: log,
-    disableRequestLogging: true,
+    // The vault writes its own one-line access log (onResponse below) instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     // Longer than any valid id, so an over-long id gets the schema's 400 rather than a 414.
     routerOptions: { maxParamLength: 256 },
     bodyLimit: limits.envelopeBytes,
