@@ -34,13 +34,11 @@ export class DatabaseTarget implements RestoreTarget {
   readonly description: string;
   readonly client: pg.Client;
   private readonly applier: ChangeApplier;
-  private readonly options: DatabaseTargetOptions;
   private open = false;
   private committed = new Map<string, TableCounts>();
 
   private constructor(client: pg.Client, options: DatabaseTargetOptions) {
     this.client = client;
-    this.options = options;
     this.description = redactUrl(options.url);
     this.applier = new ChangeApplier({
       client,

@@ -28,6 +28,8 @@ export interface StreamPlan {
   /** The last segment: sequence, hash (hex), seal time; undefined if unreadable. */
   head?: { sequence: number; hash: string; createdAt: Date };
   /** The newest checkpoint that verifies. */
+  /** Why the first segment header did not verify (a wrong verify key shows here first). */
+  firstHeaderError?: Error;
   checkpoint?: Checkpoint & { name: string };
   /** Sequence the stream must reach (the newest checkpoint's), when more than it holds. */
   missingTail?: { from: number; to: number; object: string };
@@ -84,9 +86,11 @@ export async function planStream(
   }
 
   // First and last headers: when the stream began, and its head.
-  plan.firstCreatedAt = (await readHeader(store, streamId, 1, verifyKey))?.createdAt;
+  const first = await readHeader(store, streamId, 1, verifyKey);
+  plan.firstCreatedAt = first?.header?.createdAt;
+  plan.firstHeaderError = first?.error;
   if (plan.lastSequence > 0) {
-    plan.head = await readHeader(store, streamId, plan.lastSequence, verifyKey);
+    plan.head = (await readHeader(store, streamId, plan.lastSequence, verifyKey))?.header;
   }
 
   // The newest authentic checkpoint tells how far the stream reached.
@@ -126,16 +130,19 @@ async function readHeader(
   streamId: string,
   sequence: number,
   verifyKey: VerifyKey | undefined,
-): Promise<{ sequence: number; hash: string; createdAt: Date } | undefined> {
+): Promise<
+  { header?: { sequence: number; hash: string; createdAt: Date }; error?: Error } | undefined
+> {
   const name = segmentName(streamId, sequence);
   const bytes = await store.get(name);
   if (bytes === undefined) return undefined;
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
     const header = readSegmentHeader(buffer, { name, verifyKey });
-    return { sequence, hash: segmentHash(buffer).toString('hex'), createdAt: header.createdAt };
-  } catch {
+    const hash = segmentHash(buffer).toString('hex');
+    return { header: { sequence, hash, createdAt: header.createdAt } };
+  } catch (error) {
     // Reported with its object name when the restore reaches it.
-    return undefined;
+    return { error: error as Error };
   }
 }

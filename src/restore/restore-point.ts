@@ -26,7 +26,7 @@ export function epochMicros(text: string): bigint | undefined {
   const offset = zone.toUpperCase() === 'Z' ? 'Z' : normaliseOffset(zone);
   const millis = Date.parse(`${date}T${time!.length === 5 ? `${time}:00` : time}${offset}`);
   if (Number.isNaN(millis)) return undefined;
-  const micros = BigInt((fraction + '000000').slice(0, 6));
+  const micros = BigInt(`${fraction}000000`.slice(0, 6));
   return BigInt(millis) * 1000n + micros;
 }
 

@@ -1,6 +1,6 @@
 import type { TableName } from '../change/change.js';
 import { qualifiedName } from '../change/change.js';
-import { IntegrityError, UsageError } from '../errors.js';
+import { AuthenticationError, IntegrityError, UsageError } from '../errors.js';
 import type { Identity, VerifyKey } from '../keys/index.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/store.js';
@@ -92,6 +92,11 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   const plans: StreamPlan[] = [];
   for (const id of streamIds) plans.push(await planStream(options.store, id, options.verifyKey));
   plans.sort((a, b) => (a.firstCreatedAt?.getTime() ?? 0) - (b.firstCreatedAt?.getTime() ?? 0));
+  // A verify key that signed none of it is a key problem, not a damaged store.
+  const keyProblem = plans.find((plan) => plan.firstHeaderError instanceof AuthenticationError);
+  if (keyProblem?.firstHeaderError !== undefined && options.verifyKey !== undefined) {
+    throw keyProblem.firstHeaderError;
+  }
   const problem = plans.flatMap((plan) => plan.problems)[0];
   if (problem !== undefined && !options.upToLastIntact) {
     throw new IntegrityError(

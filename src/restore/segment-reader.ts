@@ -2,6 +2,8 @@ import type { Transaction } from '../change/change.js';
 import { AuthenticationError, IntegrityError, UsageError } from '../errors.js';
 import type { Identity, VerifyKey } from '../keys/index.js';
 import {
+  checkpointName,
+  openCheckpoint,
   openSegment,
   parseObjectName,
   readSegmentHeader,
@@ -149,14 +151,42 @@ async function fetchSegment(options: ReadStreamOptions, name: string): Promise<R
     );
   }
 
+  // A checkpoint for this sequence, when there is one, must name this very segment.
+  const hash = segmentHash(buffer);
+  await checkOwnCheckpoint(options, parsed.sequence, name, hash);
+
   // Then the payload, with only the matching identities.
   const opened = openSegment(buffer, { identities: matching, verifyKey: options.verifyKey, name });
   return {
     name,
     sequence: parsed.sequence,
-    hash: segmentHash(buffer),
+    hash,
     header,
     transactions: opened.transactions,
     size: buffer.length,
   };
+}
+
+/**
+ * Compare a segment with the checkpoint of the same sequence (the replicator writes one after
+ * each stored segment): a segment replaced by another authentic one of the same sequence is
+ * caught here, before it is applied, rather than at the next segment's chain link.
+ */
+async function checkOwnCheckpoint(
+  options: ReadStreamOptions,
+  sequence: number,
+  name: string,
+  hash: Buffer,
+): Promise<void> {
+  const checkpoint = checkpointName(options.streamId, sequence);
+  const bytes = await options.store.get(checkpoint);
+  if (bytes === undefined) return;
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const opened = openCheckpoint(buffer, { verifyKey: options.verifyKey, name: checkpoint });
+  if (!opened.headHash.equals(hash)) {
+    throw new IntegrityError(
+      `verify segment ${name}: checkpoint ${checkpoint} names another segment for this sequence: the segment was replaced`,
+      { hint: 'run "crypto-replicator verify" for a full report of the store' },
+    );
+  }
 }

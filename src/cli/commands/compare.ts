@@ -1,14 +1,65 @@
 import { Command } from 'commander';
-import { UsageError } from '../../errors.js';
+import { parseTableName, type TableName } from '../../change/change.js';
+import { IntegrityError, UsageError } from '../../errors.js';
+import { compareDatabases } from '../../restore/compare-databases.js';
+import { formatCompareReport } from '../../restore/format-report.js';
 import { action } from '../action.js';
 
-// PLACEHOLDER: replaced by the implementation of this command.
+interface CompareFlags {
+  source: string;
+  target: string;
+  tables?: string;
+  json?: boolean;
+}
+
+/**
+ * `crypto-replicator compare --source URL --target URL [--tables a,b] [--json]`: per-table row
+ * count and order-independent digest on both sides; exit 0 only when they are equal.
+ *
+ * @example
+ * ```sh
+ * crypto-replicator compare --source postgresql://db/prod --target postgresql://db/restored
+ * ```
+ */
 export function compareCommand(): Command {
   return new Command('compare')
     .description('compare per-table row counts and digests of two databases')
-    .action(
-      action(() => {
-        throw new UsageError('compare: not available in this build');
-      }),
+    .requiredOption('--source <postgresql-url>', 'the original database')
+    .requiredOption('--target <postgresql-url>', 'the restored database')
+    .option('--tables <a,b>', 'only these tables (schema.table, comma-separated)')
+    .option('--json', 'print the report as JSON')
+    .action(action(compare));
+}
+
+async function compare(flags: CompareFlags): Promise<void> {
+  const tables = flags.tables === undefined ? undefined : parseTables(flags.tables);
+  const report = await compareDatabases({ source: flags.source, target: flags.target, tables });
+  process.stdout.write(
+    flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatCompareReport(report),
+  );
+  if (!report.equal) {
+    const differing = report.tables.filter((t) => !t.equal).map((t) => t.table);
+    throw new IntegrityError(
+      `compare databases: ${differing.length} table(s) differ: ${differing.slice(0, 5).join(', ')}`,
+      {
+        hint: 'restore again into a fresh database, or look at the rows of the tables listed',
+      },
     );
+  }
+}
+
+function parseTables(text: string): TableName[] {
+  return text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .map((part) => {
+      try {
+        return parseTableName(part);
+      } catch {
+        throw new UsageError(`invalid --tables "${text}": "${part}" is not a table name`, {
+          hint: 'list tables as schema.table or table, separated by commas',
+        });
+      }
+    });
 }

@@ -1,12 +1,52 @@
 import { Command } from 'commander';
-import { UsageError } from '../../errors.js';
-import { action } from '../action.js';
+import { createLogger } from '../../log/logger.js';
+import { listStoreKeys, type StoreKey } from '../../restore/list-store-keys.js';
+import { action, debugEnabled } from '../action.js';
+import { addStoreFlags, openStoreFromFlags, type StoreFlags } from './restore.js';
 
-// PLACEHOLDER: replaced by the implementation of this command.
+/**
+ * `crypto-replicator keys list --store URL [--json]`: the key ids a store's objects name, their
+ * role and type, and which segments use them, read from headers without decrypting.
+ *
+ * @example
+ * ```sh
+ * crypto-replicator keys list --store ./twin
+ * ```
+ */
 export function keysCommand(): Command {
-  return new Command('keys').description('list the recipient and signing keys a store uses').action(
-    action(() => {
-      throw new UsageError('keys: not available in this build');
-    }),
-  );
+  const list = addStoreFlags(
+    new Command('list').description('list key ids, types and the segments that use them'),
+  )
+    .option('--json', 'print the list as JSON')
+    .action(action(listKeys));
+  return new Command('keys')
+    .description('list the recipient and signing keys a store uses')
+    .addCommand(list.exitOverride());
+}
+
+async function listKeys(flags: StoreFlags & { json?: boolean }): Promise<void> {
+  const logger = createLogger({ level: debugEnabled() ? 'debug' : 'warn' });
+  const store = await openStoreFromFlags(flags, logger);
+  try {
+    const result = await listStoreKeys(store);
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      return;
+    }
+    const lines = result.keys.map(describeKey);
+    if (lines.length === 0) lines.push(`no keys: ${store.url} holds no segment or envelope`);
+    for (const name of result.unreadable) lines.push(`unreadable: ${name}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    await store.close();
+  }
+}
+
+function describeKey(key: StoreKey): string {
+  const uses = key.segments.map((s) => {
+    const ranges = s.ranges.map(([from, to]) => (from === to ? `${from}` : `${from}-${to}`));
+    return `stream ${s.streamId} segments ${ranges.join(',')}`;
+  });
+  if (key.envelopes > 0) uses.push(`${key.envelopes} v1 envelope(s)`);
+  return `${key.role} ${key.type} ${key.keyId}: ${uses.join('; ')}`;
 }
