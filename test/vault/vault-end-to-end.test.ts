@@ -16,7 +16,7 @@ import {
   testIdentity,
   testRecipient,
 } from '../pipeline/replication-support.js';
-import { WORKLOAD_DDL, writeWorkload } from '../pipeline/workload.js';
+import { inTransaction, WORKLOAD_DDL, writeWorkload } from '../pipeline/workload.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { waitFor } from '../support/wait-for.js';
 import { READ_TOKEN, WRITE_TOKEN } from './two-token-store.js';
@@ -114,5 +114,58 @@ describe('replicator and restore through the vault', () => {
       report.tables.map((t) => [t.table, true]),
     );
     expect(report.equal).toBe(true);
+  });
+
+  it("v1: sends the seed's one POST per row through the vault and restores the rows", async () => {
+    const url = await server.createDatabase('vone');
+    await server.query(WORKLOAD_DDL, [], 'vone');
+    const accounts = [parseTableName('accounts')];
+    await installCapture({ mode: 'outbox', databaseUrl: url, tables: accounts });
+    const dataDir = join(work, 'vault-v1');
+    vault = await startVaultOn(dataDir, 0);
+    replicator = new Replicator({
+      source: createCaptureSource({ mode: 'outbox', databaseUrl: url, tables: accounts }),
+      store: new HttpStore(new URL(vault.url), { token: WRITE_TOKEN }),
+      recipients: [await testRecipient()],
+      stateDir: join(work, 'state-v1'),
+      format: 'v1',
+      flushIntervalMs: 50,
+    });
+    await replicator.start();
+    const statements = [
+      ...Array.from(
+        { length: 30 },
+        (_, i) => `INSERT INTO accounts (id, owner, meta) VALUES (${i + 1}, 'owner ${i}', '{}')`,
+      ),
+      "UPDATE accounts SET owner = 'changed ✓' WHERE id <= 5",
+      'DELETE FROM accounts WHERE id > 27',
+    ];
+    for (const sql of statements) await inTransaction(url, [sql]);
+
+    // One envelope per changed row, each named by its idempotency key.
+    const files = new FileStore(dataDir);
+    await waitFor(
+      async () => {
+        let count = 0;
+        for await (const _name of files.list('envelopes/')) count += 1;
+        return count === 30 + 5 + 3;
+      },
+      { what: '38 envelopes in the vault' },
+    );
+    await replicator.stop();
+    replicator = undefined;
+
+    const target = await server.createDatabase('vone_restored');
+    await server.query(WORKLOAD_DDL, [], 'vone_restored');
+    const reader = new HttpStore(new URL(vault.url), { token: READ_TOKEN });
+    try {
+      await restore({ store: reader, identities: [await testIdentity()], to: target });
+    } finally {
+      await reader.close();
+    }
+    const report = await compareDatabases({ source: url, target, tables: accounts });
+    expect(report.equal).toBe(true);
+    await vault.close();
+    vault = undefined;
   });
 });
