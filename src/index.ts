@@ -9,6 +9,7 @@ export * from './envelope/index.js';
 export * from './errors.js';
 export * from './keys/index.js';
 export { createLogger, redactUrl } from './log/logger.js';
+export * from './restore/index.js';
 export * from './segment/index.js';
 export { FileStore, type FileStoreOptions } from './store/file-store.js';
 export { checkObjectName } from './store/object-name.js';

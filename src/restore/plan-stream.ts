@@ -27,9 +27,9 @@ export interface StreamPlan {
   firstCreatedAt?: Date;
   /** The last segment: sequence, hash (hex), seal time; undefined if unreadable. */
   head?: { sequence: number; hash: string; createdAt: Date };
-  /** The newest checkpoint that verifies. */
   /** Why the first segment header did not verify (a wrong verify key shows here first). */
   firstHeaderError?: Error;
+  /** The newest checkpoint that verifies. */
   checkpoint?: Checkpoint & { name: string };
   /** Sequence the stream must reach (the newest checkpoint's), when more than it holds. */
   missingTail?: { from: number; to: number; object: string };
