@@ -43,6 +43,8 @@ export class FileStore implements ObjectStore {
   readonly url: string;
   readonly root: string;
   readonly #log: Logger;
+  /** Per folder: the flush running now, and the one queued to start after it. */
+  readonly #folderSyncs = new Map<string, { current: Promise<void>; next?: Promise<void> }>();
 
   constructor(dir: string, options: FileStoreOptions = {}) {
     this.root = resolve(dir);
@@ -75,7 +77,7 @@ export class FileStore implements ObjectStore {
         if (rival === undefined) throw error;
         return this.#compare(name, rival, bytes);
       }
-      await syncFolder(folder);
+      await this.#syncFolderShared(folder);
     } catch (error) {
       throw this.#wrap(`write store object ${name}`, error);
     } finally {
@@ -136,6 +138,27 @@ export class FileStore implements ObjectStore {
         out.push(name);
       }
     }
+  }
+
+  /**
+   * Flush a folder, sharing flushes between concurrent puts: a caller joins the flush queued
+   * after the running one (which may have started before its link), never the running one, so
+   * every caller's entry is covered by a flush that began after it was made.
+   */
+  #syncFolderShared(folder: string): Promise<void> {
+    const entry = this.#folderSyncs.get(folder);
+    if (entry === undefined) return this.#startFolderSync(folder);
+    entry.next ??= entry.current.catch(() => {}).then(() => this.#startFolderSync(folder));
+    return entry.next;
+  }
+
+  #startFolderSync(folder: string): Promise<void> {
+    const current = syncFolder(folder).finally(() => {
+      const entry = this.#folderSyncs.get(folder);
+      if (entry?.current === current && entry.next === undefined) this.#folderSyncs.delete(folder);
+    });
+    this.#folderSyncs.set(folder, { current });
+    return current;
   }
 
   #compare(name: string, existing: Uint8Array, bytes: Uint8Array): PutResult {
