@@ -26,6 +26,8 @@ export interface CheckResult {
   digestsMatch: boolean;
   /** Tables whose digest differs. */
   differingTables: string[];
+  /** The first few runs of lost row ids, `first-last`, to start an investigation from. */
+  lostRanges: string[];
 }
 
 /**
@@ -48,7 +50,8 @@ export async function checkRestored(options: {
   const { history } = options;
   const client = new pg.Client({ connectionString: options.restoredUrl });
   await client.connect();
-  let figures: Omit<CheckResult, 'digestsMatch' | 'differingTables'>;
+  let figures: Omit<CheckResult, 'digestsMatch' | 'differingTables' | 'lostRanges'>;
+  let lostRanges: string[] = [];
   try {
     // The history as ranges, expanded by the server.
     await client.query(
@@ -81,6 +84,13 @@ export async function checkRestored(options: {
         (SELECT count(*) FROM restored r JOIN checker_expected e USING (row_id)
            WHERE e.outcome = 'unknown') AS unknown_present`);
     const row = rows[0]!;
+    const ranges = await client.query<{ first: string; last: string }>(`
+      WITH lost AS (SELECT row_id FROM checker_expected e WHERE outcome = 'committed'
+          AND NOT EXISTS (SELECT 1 FROM public.fault_events r WHERE r.row_id = e.row_id)),
+        runs AS (SELECT row_id, row_id - row_number() OVER (ORDER BY row_id) AS run FROM lost)
+      SELECT min(row_id)::text AS first, max(row_id)::text AS last FROM runs
+        GROUP BY run ORDER BY min(row_id) LIMIT 8`);
+    lostRanges = ranges.rows.map((r) => `${r.first}-${r.last}`);
     figures = {
       committed: Number(row.committed),
       failed: Number(row.failed),
@@ -102,6 +112,7 @@ export async function checkRestored(options: {
   });
   return {
     ...figures,
+    lostRanges,
     digestsMatch: report.equal,
     differingTables: report.tables.filter((t) => !t.equal).map((t) => t.table),
   };
@@ -120,6 +131,7 @@ export function formatCheck(scenario: string, result: CheckResult): string {
     `[faults] ${scenario}: committed ${result.committed} rows, failed ${result.failed}, ` +
     `unknown ${result.unknown} (${result.unknownPresent} present); lost ${result.lost}, ` +
     `duplicated ${result.duplicated}, unexpected ${result.unexpected}; digests ` +
-    `${result.digestsMatch ? 'match' : `differ: ${result.differingTables.join(', ')}`}`
+    `${result.digestsMatch ? 'match' : `differ: ${result.differingTables.join(', ')}`}` +
+    (result.lostRanges.length === 0 ? '' : `; lost row ids ${result.lostRanges.join(' ')}`)
   );
 }

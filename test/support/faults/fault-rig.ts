@@ -8,10 +8,14 @@ import type { RestoreReport } from '../../../src/restore/restore-report.js';
 import { openStore } from '../../../src/store/open-store.js';
 import { freePort, type TestPostgres } from '../postgres.js';
 import { waitFor } from '../wait-for.js';
-import { FAULT_TABLES } from './checker.js';
+import { type CheckResult, checkRestored, FAULT_TABLES } from './checker.js';
 import { FAULT_KEYS } from './fault-keys.js';
-import { FAULT_DDL } from './fault-workload.js';
-import { type ReplicatorProcess, startReplicator } from './replicator-process.js';
+import { FAULT_DDL, type FaultWorkload } from './fault-workload.js';
+import {
+  type ReplicatorProcess,
+  type StartedReplicator,
+  startReplicator,
+} from './replicator-process.js';
 
 export type FaultMode = 'notify' | 'outbox' | 'logical';
 
@@ -31,7 +35,7 @@ export interface FaultRig {
     storeUrl?: string;
     stateDir?: string;
     args?: string[];
-  }): Promise<ReplicatorProcess & { waitReady(timeoutMs?: number): Promise<void> }>;
+  }): Promise<StartedReplicator>;
   /** True once the source holds nothing the replicator has not stored (logical, outbox). */
   caughtUp(): Promise<boolean>;
   /** Mark the source's current end; {@link caughtUp} then waits for everything before it. */
@@ -56,7 +60,7 @@ export async function createRig(
   server: TestPostgres,
   mode: FaultMode,
   name: string,
-  options: { storeUrl?: string; token?: string } = {},
+  options: { storeUrl?: string; token?: string; readToken?: string } = {},
 ): Promise<FaultRig> {
   const work = await mkdtemp(join(tmpdir(), `cr-faults-${name}-`));
   const sourceUrl = await server.createDatabase(name);
@@ -156,7 +160,7 @@ export async function createRig(
     },
     async restoreFresh(target = `${name}_restored_${++restores}`) {
       const url = await server.createDatabase(target);
-      const store = await openStore(storeUrl, { token: options.token, insecureHttp: true });
+      const store = await openStore(storeUrl, { token: options.readToken ?? options.token });
       try {
         const report = await restore({
           store,
@@ -170,6 +174,11 @@ export async function createRig(
       }
     },
     async cleanup() {
+      // FAULTS_KEEP=1 keeps the store and state folder for an investigation.
+      if (process.env.FAULTS_KEEP === '1') {
+        console.log(`[faults] kept ${work}`);
+        return;
+      }
       await rm(work, { recursive: true, force: true });
     },
   };
@@ -194,4 +203,27 @@ export async function timeToCatchUp(rig: FaultRig, timeoutMs = 120_000): Promise
     what: `${rig.mode} replicator to catch up`,
   });
   return Date.now() - started;
+}
+
+/**
+ * End of a scenario: stop the workload, wait until the replicator has stored everything the
+ * source holds (not for notify, which has no backlog to read), stop it with SIGTERM (it must
+ * exit 0), restore the store into a fresh database and run the checker.
+ *
+ * @example
+ * ```ts
+ * const { result } = await drainAndCheck(rig, workload, replicator);
+ * ```
+ */
+export async function drainAndCheck(
+  rig: FaultRig,
+  workload: FaultWorkload,
+  replicator: ReplicatorProcess,
+): Promise<{ result: CheckResult; drainMs?: number; exitCode: number | string }> {
+  const history = await workload.stop();
+  const drainMs = rig.mode === 'notify' ? undefined : await timeToCatchUp(rig);
+  const exitCode = await replicator.stop();
+  const { url } = await rig.restoreFresh();
+  const result = await checkRestored({ history, sourceUrl: rig.sourceUrl, restoredUrl: url });
+  return { result, drainMs, exitCode };
 }

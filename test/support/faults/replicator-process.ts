@@ -26,6 +26,14 @@ export interface ReplicatorProcess {
   ): Promise<{ status: number; body: string } | undefined>;
 }
 
+/** A started replicator with waits on its health endpoints. */
+export interface StartedReplicator extends ReplicatorProcess {
+  /** Wait until /readyz answers 200 (running, no old unstored change). */
+  waitReady(timeoutMs?: number): Promise<void>;
+  /** Wait until /healthz answers 200 (the process is up and not failing). */
+  waitLive(timeoutMs?: number): Promise<void>;
+}
+
 /**
  * Start the real CLI (`node --import tsx src/cli/main.ts run …`) as a child process, the way an
  * operator runs it, with its output collected for the test log.
@@ -40,7 +48,7 @@ export interface ReplicatorProcess {
 export function startReplicator(
   args: string[],
   options: { metricsPort?: number; env?: NodeJS.ProcessEnv } = {},
-): ReplicatorProcess & { waitReady(timeoutMs?: number): Promise<void> } {
+): StartedReplicator {
   const portArgs =
     options.metricsPort === undefined ? [] : ['--metrics-port', String(options.metricsPort)];
   const child = spawn(
@@ -78,6 +86,19 @@ export function startReplicator(
     }
   };
 
+  const waitStatus = async (path: '/readyz' | '/healthz', timeoutMs: number) => {
+    await waitFor(
+      async () => {
+        if (gone)
+          throw new Error(
+            `replicator exited early:\n${tail(Buffer.concat(chunks).toString('utf8'))}`,
+          );
+        return (await probe(path))?.status === 200;
+      },
+      { timeoutMs, what: `the replicator to answer 200 on ${path}`, intervalMs: 100 },
+    );
+  };
+
   return {
     pid: child.pid ?? -1,
     metricsPort: options.metricsPort,
@@ -100,18 +121,8 @@ export function startReplicator(
       }
     },
     probe,
-    async waitReady(timeoutMs = 60_000) {
-      await waitFor(
-        async () => {
-          if (gone)
-            throw new Error(
-              `replicator exited early:\n${tail(Buffer.concat(chunks).toString('utf8'))}`,
-            );
-          return (await probe('/readyz'))?.status === 200;
-        },
-        { timeoutMs, what: 'the replicator to report ready on /readyz', intervalMs: 100 },
-      );
-    },
+    waitReady: (timeoutMs = 60_000) => waitStatus('/readyz', timeoutMs),
+    waitLive: (timeoutMs = 60_000) => waitStatus('/healthz', timeoutMs),
   };
 }
 
