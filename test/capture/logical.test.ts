@@ -220,6 +220,37 @@ describe('logical capture', () => {
     await source.stop();
   });
 
+  it('moves an idle slot forward on keepalives so it does not hold back WAL of other databases', async () => {
+    const source = open();
+    await source.start();
+    const seen = collect(source);
+    await server.query("INSERT INTO no_key VALUES (300, 'x')", [], 'source');
+    await seen.waitForChanges(1);
+    await seen.acknowledgeAll();
+    const flushed = async () =>
+      (
+        await server.query<{ lsn: string }>(
+          "SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'test_slot'",
+        )
+      )[0]!.lsn;
+    const acked = seen.transactions[0]!.position;
+    await waitFor(async () => comparePositions(await flushed(), acked) > 0, { what: 'the ack' });
+    const before = await flushed();
+    const other = await server.createDatabase('other');
+    await server.query(
+      'CREATE TABLE filler AS SELECT g FROM generate_series(1, 20000) g',
+      [],
+      'other',
+    );
+    expect(other).toContain('/other');
+    await waitFor(async () => comparePositions(await flushed(), before) > 0, {
+      what: 'the slot to advance past WAL written elsewhere',
+      timeoutMs: 45_000,
+    });
+    expect(seen.changes()).toHaveLength(1);
+    await source.stop();
+  });
+
   it('stops loudly when the slot was dropped while in use', async () => {
     const source = open();
     await source.start();
