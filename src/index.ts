@@ -12,7 +12,17 @@ export { createLogger, redactUrl } from './log/logger.js';
 export * from './restore/index.js';
 export * from './segment/index.js';
 export { FileStore, type FileStoreOptions } from './store/file-store.js';
+export { HttpStore } from './store/http-store.js';
 export { checkObjectName } from './store/object-name.js';
-export { openStore, type StoreOptions } from './store/open-store.js';
+export { isLoopback, openStore, redactStoreUrl, type StoreOptions } from './store/open-store.js';
+export { parseReceiverName, receiverName } from './store/receiver-layout.js';
 export { type RetryOptions, withRetry } from './store/retry.js';
+export { S3Store, type S3StoreOptions } from './store/s3-store.js';
 export * from './store/store.js';
+export { type RunningVault, type StartVaultOptions, startVault } from './vault/start-vault.js';
+export {
+  createVaultServer,
+  DEFAULT_VAULT_LIMITS,
+  type VaultLimits,
+  type VaultOptions,
+} from './vault/vault-server.js';
