@@ -7,6 +7,7 @@ import { BenchReport } from './report.js';
 const MODULES: Record<string, () => Promise<{ run: (report: BenchReport) => Promise<void> }>> = {
   // group name → module; each module adds its figures to the shared report.
   format: () => import('./format.bench.js'),
+  capture: () => import('./capture.bench.js'),
   store: () => import('./store.bench.js'),
 };
 

@@ -30,6 +30,7 @@ export class ReplicatorMetrics {
   readonly registry = new Registry();
   readonly changesCaptured: Counter;
   readonly transactionsCaptured: Counter;
+  readonly changesStored: Counter;
   readonly segmentsStored: Counter;
   readonly bytesStored: Counter;
   readonly checkpointsStored: Counter;
@@ -48,6 +49,10 @@ export class ReplicatorMetrics {
     this.transactionsCaptured = counter(
       'transactions_captured_total',
       'Committed transactions received from capture',
+    );
+    this.changesStored = counter(
+      'changes_stored_total',
+      'Row changes durably stored (sealed in a stored segment or envelope)',
     );
     this.segmentsStored = counter(
       'segments_stored_total',

@@ -169,6 +169,7 @@ export class BatchWriter {
     await this.#putter.putAll(sealed.objects, ENVELOPE_PUT_CONCURRENCY);
     metrics?.storeSeconds.observe((performance.now() - started) / 1000);
     metrics?.segmentsStored.inc(sealed.objects.length);
+    metrics?.changesStored.inc(batch.changes);
     metrics?.bytesStored.inc(sealed.bytes);
     observeLatency(metrics, batch);
     for (const tx of batch.transactions) if (tx.continues !== true) this.#storedTransactions++;

@@ -13,6 +13,8 @@ export interface RecoveredHead {
   lastSequence: number;
   headHash: Buffer;
   adopted: number;
+  /** False when the store refused to be read with these credentials (write-only). */
+  readable?: boolean;
 }
 
 export interface RecoverHeadOptions {
@@ -61,6 +63,7 @@ export async function recoverHead(options: RecoverHeadOptions): Promise<Recovere
     state.format === 'v1'
       ? await recoverEnvelopeCounter(store, state)
       : await recoverSegments(options);
+  head.readable = true;
   if (head.adopted > 0) {
     log.info(
       { streamId: state.streamId, lastSequence: head.lastSequence, adopted: head.adopted },

@@ -32,7 +32,7 @@ export interface OpenStream {
   state: ReplicatorState;
   sealer: BatchSealer;
   signingKey?: SigningKey;
-  /** v2: the journal of sealed segments not yet recorded as stored. */
+  /** v2 on a store that cannot be read: the journal of sealed segments not yet recorded. */
   journal?: SegmentJournal;
 }
 
@@ -124,6 +124,9 @@ export async function openStream(options: OpenStreamOptions): Promise<OpenStream
     state.headHash = head.headHash.toString('hex');
     await writeState(options.stateDir, state);
     await journal?.prune(state.lastSequence);
+    // NOTE: the journal doubles the local writes, so it is kept only where it is needed: a
+    // store that can be listed tells the head after a crash by itself.
+    const keepJournal = head.readable === false ? journal : undefined;
     log.info(
       {
         streamId: state.streamId,
@@ -149,7 +152,7 @@ export async function openStream(options: OpenStreamOptions): Promise<OpenStream
             lastCounter: state.lastSequence,
             recipient: options.recipients[0]!,
           });
-    return { lock, state, sealer, signingKey, journal };
+    return { lock, state, sealer, signingKey, journal: keepJournal };
   } catch (error) {
     await lock.release();
     throw error;

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ChangeRecord, Transaction } from '../../src/change/change.js';
 import { Batcher, transactionBytes } from '../../src/pipeline/batcher.js';
+import { encodeTransactions } from '../../src/segment/index.js';
 
 function change(id: number, text = 'x'): ChangeRecord {
   return {
@@ -98,6 +99,28 @@ describe('Batcher', () => {
         }
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('never underestimates the sealed payload size, whatever the text', () => {
+    const value = fc.option(fc.string({ unit: 'binary', maxLength: 60 }), { nil: null });
+    const row = fc.dictionary(fc.string({ unit: 'binary', minLength: 1, maxLength: 8 }), value);
+    fc.assert(
+      fc.property(fc.array(row, { minLength: 1, maxLength: 8 }), (rows) => {
+        const records: ChangeRecord[] = rows.map((r) => ({
+          kind: 'change',
+          table: { schema: 'Odd "schema"', name: 'tâble\\n' },
+          op: 'UPDATE',
+          new: r,
+          old: r,
+          snapshot: true,
+        }));
+        const transaction = tx(123456789, records);
+        expect(encodeTransactions([transaction]).length).toBeLessThanOrEqual(
+          transactionBytes(transaction),
+        );
+      }),
+      { numRuns: 300 },
     );
   });
 });

@@ -1,0 +1,306 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { createCaptureSource, installCapture } from '../src/capture/index.js';
+import { parseTableName } from '../src/change/change.js';
+import { loadRecipient } from '../src/keys/index.js';
+import { ReplicatorMetrics } from '../src/observability/metrics.js';
+import { Replicator } from '../src/pipeline/replicator.js';
+import { FileStore } from '../src/store/file-store.js';
+import { CLI_MAIN } from '../test/support/cli.js';
+import { freePort, startPostgres, type TestPostgres } from '../test/support/postgres.js';
+import type { BenchReport } from './report.js';
+
+const execFileAsync = promisify(execFile);
+const GROUP = 'capture';
+const RECOVERY_PUB = new URL('../test/fixtures/keys/TEST-ONLY-recovery-3072.pub', import.meta.url)
+  .pathname;
+/** Rows in the backlog the replicator and pg_recvlogical drain (the issue's target: 1,000,000). */
+const BACKLOG_ROWS = Number(process.env.BENCH_CAPTURE_ROWS ?? 1_000_000);
+/** Rows written per capture mode for the write-rate comparison. */
+const WRITE_ROWS = Number(process.env.BENCH_WRITE_ROWS ?? 20_000);
+/** Seconds of steady 1,000 rows/s for the latency figure. */
+const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 10);
+const FLUSH_INTERVAL_MS = 250;
+const TABLE = parseTableName('bench');
+const DDL = 'CREATE TABLE bench (id bigint PRIMARY KEY, payload text, n int, at timestamptz)';
+
+/**
+ * `npm run bench -- capture`: write rate with each capture mode installed against none; the
+ * replicator draining a backlog against pg_recvlogical draining the same changes; commit→stored
+ * latency at 1,000 rows/s; the replicator's peak RSS. BENCH_CAPTURE_ROWS=100000 for a quick run.
+ */
+export async function run(report: BenchReport): Promise<void> {
+  // Durable commits, as in production: the figures would flatter triggers otherwise.
+  const server = await startPostgres({
+    settings: { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on' },
+  });
+  const work = await mkdtemp(join(tmpdir(), 'cr-bench-capture-'));
+  try {
+    await writeRates(server, report);
+    await backlogDrain(server, work, report);
+    await latency(server, work, report);
+  } finally {
+    await server.destroy();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Two clients insert WRITE_ROWS rows, 10 per transaction; rows/s, best of two rounds. */
+async function writeRates(server: TestPostgres, report: BenchReport): Promise<void> {
+  const modes = ['none', 'notify', 'outbox', 'logical'] as const;
+  const best = new Map<string, number>();
+  for (const mode of modes) {
+    const url = await server.createDatabase(`write_${mode}`);
+    await server.query(DDL, [], `write_${mode}`);
+    if (mode !== 'none') await installCapture({ mode, databaseUrl: url, tables: [TABLE] });
+  }
+  for (let round = 0; round < 2; round++) {
+    for (const mode of modes) {
+      const rate = await insertRate(server.url(`write_${mode}`), round * WRITE_ROWS);
+      best.set(mode, Math.max(best.get(mode) ?? 0, rate));
+    }
+  }
+  const baseline = { name: 'no capture', value: best.get('none')! };
+  report.add({
+    group: GROUP,
+    name: 'source writes, no capture',
+    value: baseline.value,
+    unit: 'rows/s',
+  });
+  const targets: Record<string, string> = {
+    logical: '>= 0.95x',
+    outbox: '>= 0.9x',
+    notify: 'as is',
+  };
+  for (const mode of ['logical', 'outbox', 'notify']) {
+    report.add({
+      group: GROUP,
+      name: `source writes, ${mode} installed`,
+      value: best.get(mode)!,
+      unit: 'rows/s',
+      baseline,
+      target: targets[mode],
+    });
+  }
+}
+
+async function insertRate(url: string, offset: number): Promise<number> {
+  const perClient = WRITE_ROWS / 2;
+  const started = performance.now();
+  await Promise.all(
+    [0, 1].map(async (clientIndex) => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        for (let i = 0; i < perClient; i += 10) {
+          const first = offset + clientIndex * perClient + i;
+          const values = Array.from(
+            { length: 10 },
+            (_, k) => `(${first + k}, 'payload ${first + k}', ${k}, now())`,
+          );
+          await client.query(`INSERT INTO bench VALUES ${values.join(',')}`);
+        }
+      } finally {
+        await client.end();
+      }
+    }),
+  );
+  return WRITE_ROWS / ((performance.now() - started) / 1000);
+}
+
+/** The same backlog drained by pg_recvlogical (to /dev/null) and by the replicator (to a folder). */
+async function backlogDrain(
+  server: TestPostgres,
+  work: string,
+  report: BenchReport,
+): Promise<void> {
+  const url = await server.createDatabase('backlog');
+  await server.query(DDL, [], 'backlog');
+  await installCapture({ mode: 'logical', databaseUrl: url, tables: [TABLE] });
+  const storeDir = join(work, 'store');
+  const slot = 'bench_backlog';
+  const stateDir = join(work, 'state');
+  const args = [
+    ...['--database-url', url, '--mode', 'logical', '--slot', slot, '--no-snapshot'],
+    ...['--store', storeDir],
+    ...['--recipient', RECOVERY_PUB, '--state-dir', stateDir, '--log-level', 'warn'],
+    ...['--flush-interval', String(FLUSH_INTERVAL_MS)],
+  ];
+
+  // Create the replicator's slot (first start), and one for pg_recvlogical, before the backlog.
+  const first = await startReplicator(args);
+  await stopChild(first.child);
+  await server.query(
+    "SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')",
+    [],
+    'backlog',
+  );
+  process.stderr.write(`  writing a backlog of ${BACKLOG_ROWS} rows…\n`);
+  for (let from = 1; from <= BACKLOG_ROWS; from += 10_000) {
+    const to = Math.min(BACKLOG_ROWS, from + 9_999);
+    await server.query(
+      `INSERT INTO bench SELECT g, md5(g::text) || ' payload', g % 1000, now()
+         FROM generate_series(${from}, ${to}) g`,
+      [],
+      'backlog',
+    );
+  }
+  const [{ lsn }] = (await server.query<{ lsn: string }>(
+    'SELECT pg_current_wal_lsn()::text AS lsn',
+  )) as [{ lsn: string }];
+
+  // Ceiling: PostgreSQL's own client decoding the same changes with the same plugin.
+  const recvStarted = performance.now();
+  await execFileAsync(join(server.binDir, 'pg_recvlogical'), [
+    ...['-d', url, '--slot', 'bench_recv', '--start', '--no-loop', '-f', '/dev/null'],
+    ...['--endpos', lsn, '-o', 'proto_version=1', '-o', 'publication_names=crypto_replicator'],
+  ]);
+  const recvRate = BACKLOG_ROWS / ((performance.now() - recvStarted) / 1000);
+
+  // The replicator, from its start to the last change durably stored.
+  const second = await startReplicator(args);
+  const started = performance.now();
+  await waitForMetric(second.port, 'crypto_replicator_changes_stored_total', BACKLOG_ROWS);
+  const rate = BACKLOG_ROWS / ((performance.now() - started) / 1000);
+  const peakKiB = Number(
+    /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${second.child.pid}/status`, 'utf8'))?.[1],
+  );
+  await stopChild(second.child);
+
+  const baseline = { name: 'pg_recvlogical', value: recvRate };
+  const backlog = `backlog of ${BACKLOG_ROWS.toLocaleString('en-US')} rows`;
+  report.add({
+    group: GROUP,
+    name: `pg_recvlogical drain, ${backlog}`,
+    value: recvRate,
+    unit: 'rows/s',
+  });
+  report.add({
+    group: GROUP,
+    name: `replicator drain to folder store, ${backlog}`,
+    value: rate,
+    unit: 'rows/s',
+    baseline,
+    target: '>= 0.8x',
+  });
+  report.add({
+    group: GROUP,
+    name: `replicator peak RSS (VmHWM), ${backlog}`,
+    value: peakKiB / 1024,
+    unit: 'MiB',
+    target: '<= 256 MiB',
+  });
+}
+
+/** Commit→stored latency at a steady 1,000 rows/s (100 transactions of 10 rows per second). */
+async function latency(server: TestPostgres, work: string, report: BenchReport): Promise<void> {
+  const url = await server.createDatabase('latency');
+  await server.query(DDL, [], 'latency');
+  await installCapture({ mode: 'logical', databaseUrl: url, tables: [TABLE] });
+  const metrics = new ReplicatorMetrics();
+  const samples: number[] = [];
+  const observe = metrics.commitToStoredSeconds.observe.bind(metrics.commitToStoredSeconds);
+  metrics.commitToStoredSeconds.observe = ((value: number) => {
+    samples.push(value);
+    observe(value);
+  }) as typeof observe;
+  const replicator = new Replicator({
+    source: createCaptureSource({
+      mode: 'logical',
+      databaseUrl: url,
+      tables: [TABLE],
+      snapshot: false,
+    }),
+    store: new FileStore(join(work, 'store-latency')),
+    recipients: [await loadRecipient(RECOVERY_PUB)],
+    stateDir: join(work, 'state-latency'),
+    flushIntervalMs: FLUSH_INTERVAL_MS,
+    metrics,
+  });
+  await replicator.start();
+
+  // Pace 100 transactions per second against the clock; drop the first second as warm-up.
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const started = performance.now();
+  for (let tick = 0; tick < LATENCY_SECONDS * 100; tick++) {
+    const due = started + tick * 10;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (tick === 100) samples.length = 0;
+    const values = Array.from(
+      { length: 10 },
+      (_, k) => `(${tick * 10 + k}, 'steady', ${k}, now())`,
+    );
+    await client.query(`INSERT INTO bench VALUES ${values.join(',')}`);
+  }
+  await client.end();
+  const expected = (LATENCY_SECONDS - 1) * 100;
+  while (samples.length < expected) await new Promise((resolve) => setTimeout(resolve, 50));
+  await replicator.stop();
+
+  const sorted = samples.map((s) => s * 1000).sort((a, b) => a - b);
+  const quantile = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  const name = `commit→stored latency at 1,000 rows/s, flush ${FLUSH_INTERVAL_MS} ms`;
+  report.add({ group: GROUP, name: `${name}, p50`, value: quantile(0.5), unit: 'ms' });
+  report.add({
+    group: GROUP,
+    name: `${name}, p99`,
+    value: quantile(0.99),
+    unit: 'ms',
+    target: `<= ${FLUSH_INTERVAL_MS + 250} ms`,
+  });
+}
+
+interface ChildReplicator {
+  child: ChildProcess;
+  port: number;
+}
+
+/** Start `crypto-replicator run` with a metrics port; resolves once /metrics answers. */
+async function startReplicator(args: string[]): Promise<ChildReplicator> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      // BENCH_PROFILE_DIR=dir writes a CPU profile of each replicator process there.
+      ...(process.env.BENCH_PROFILE_DIR
+        ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_DIR]
+        : []),
+      '--import',
+      'tsx',
+      CLI_MAIN,
+      'run',
+      ...args,
+      ...['--metrics-port', String(port), '--metrics-host', '127.0.0.1'],
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBUG: '' } },
+  );
+  await waitForMetric(port, 'crypto_replicator_capture_connected', 1);
+  return { child, port };
+}
+
+async function waitForMetric(port: number, name: string, atLeast: number): Promise<void> {
+  const pattern = new RegExp(`^${name} (\\S+)$`, 'm');
+  for (;;) {
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const value = Number(pattern.exec(text)?.[1] ?? Number.NaN);
+      if (value >= atLeast) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
