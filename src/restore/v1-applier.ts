@@ -3,7 +3,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import type { TableName } from '../change/change.js';
-import { qualifiedName, quoteIdent } from '../change/change.js';
+import { parseTableName, qualifiedName, quoteIdent } from '../change/change.js';
 import type { EncryptedEnvelope } from '../envelope/index.js';
 import { UsageError } from '../errors.js';
 import { redactUrl } from '../log/logger.js';
@@ -70,6 +70,7 @@ export class V1Applier {
     if (operation === 'INSERT') counts.inserted++;
     else if (operation === 'UPDATE') counts.updated++;
     else if (operation === 'DELETE') counts.deleted++;
+    else if (operation === 'TRUNCATE') counts.truncated++;
     else {
       this.warnOnce(`op:${operation}`, `envelope ${change.name}: operation "${operation}" skipped`);
       return;
@@ -123,15 +124,26 @@ export class V1Applier {
     operation: string,
   ): Promise<void> {
     const table = await this.table(client, change.table);
-    const row = rowOf(change.data, table);
     const name = qualifiedName(table.table);
-    if (row === undefined) {
-      this.warnOnce(`norow:${name}`, `table ${name}: envelope(s) without a row object skipped`);
-      return;
-    }
     if (!this.open) {
       await client.query('BEGIN');
       this.open = true;
+    }
+
+    // TRUNCATE names its tables in the data (`schema.name`), else the envelope's table.
+    if (operation === 'TRUNCATE') {
+      const listed = (change.data as { tables?: unknown } | null)?.tables;
+      const names = Array.isArray(listed) ? listed.map((t) => parseTableName(String(t))) : [];
+      const targets = names.length > 0 ? names : [change.table];
+      for (const each of targets) await this.table(client, each);
+      await client.query(`TRUNCATE ${targets.map(qualifiedName).join(', ')}`);
+      return;
+    }
+
+    const row = rowOf(change.data, table);
+    if (row === undefined) {
+      this.warnOnce(`norow:${name}`, `table ${name}: envelope(s) without a row object skipped`);
+      return;
     }
     const columns = table.columns.map((c) => c.name).filter((c) => Object.hasOwn(row, c));
     const list = columns.map(quoteIdent).join(', ');
