@@ -213,7 +213,7 @@ export const RUN_SETTINGS: Setting[] = [
     env: 'LISTEN_CHANNEL',
     schema: z.string().regex(IDENTIFIER),
     expected: 'a channel name of letters, digits and _ (at most 63)',
-    description: 'notify/outbox: LISTEN channel (default nis2_changes)',
+    description: 'notify: LISTEN channel of the seed trigger (default nis2_changes)',
   }),
   setting({
     key: 'slot',
@@ -222,16 +222,16 @@ export const RUN_SETTINGS: Setting[] = [
     env: 'SLOT_NAME',
     schema: z.string().regex(/^[a-z0-9_]{1,63}$/),
     expected: 'a slot name of lowercase letters, digits and _ (at most 63)',
-    description: 'logical: replication slot name (default: set by install)',
+    description: 'logical: replication slot name (default crypto_replicator)',
   }),
   setting({
     key: 'publication',
     flag: '--publication',
     placeholder: 'NAME',
     env: 'PUBLICATION_NAME',
-    schema: z.string().regex(IDENTIFIER),
-    expected: 'a publication name of letters, digits and _ (at most 63)',
-    description: 'logical: publication name (default: set by install)',
+    schema: z.string().regex(/^[a-z0-9_]{1,63}$/),
+    expected: 'a publication name of lowercase letters, digits and _ (at most 63)',
+    description: 'logical: publication name (default crypto_replicator)',
   }),
   setting({
     key: 'snapshot',
@@ -249,7 +249,7 @@ export const RUN_SETTINGS: Setting[] = [
     env: 'SPOOL_MAX_BYTES',
     schema: whole(1024 * 1024, Number.MAX_SAFE_INTEGER),
     expected: 'whole bytes, at least 1048576',
-    description: 'notify: size cap of the local spool (default: set by the notify source)',
+    description: 'notify: size cap of the local spool (default 256 MiB)',
   }),
   ...storeAndOperationSettings(),
 ];
