@@ -80,6 +80,8 @@ export async function runSampleWorkload(options: WorkloadOptions): Promise<Workl
   const planned = plannedChanges(options.rows);
   const total = planned.inserts + planned.updates + planned.deletes;
   const client = new pg.Client({ connectionString: options.databaseUrl });
+  // A server shutting down (Ctrl-C) fails the pending query; the event itself is not news.
+  client.on('error', () => {});
   await client.connect();
   const result: WorkloadResult = { inserts: 0, updates: 0, deletes: 0, transactions: 0, rows: 0 };
   const live: string[] = [];

@@ -67,6 +67,10 @@ async function demo(flags: DemoFlags): Promise<void> {
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) process.exit(INTERRUPTED_EXIT_CODE);
     interrupted = true;
+    // NOTE: connections torn down by the clean-up may report errors nobody waits for any more;
+    // after Ctrl-C they are expected, and must not turn the exit code into a crash.
+    process.on('uncaughtException', () => {});
+    process.on('unhandledRejection', () => {});
     process.stdout.write('\n');
     process.stderr.write(`${signal}: stopping the demo and cleaning up\n`);
     controller.abort();
