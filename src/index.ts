@@ -4,6 +4,19 @@
  */
 
 export type { CaptureMode, CaptureSource, CaptureStatus } from './capture/capture-source.js';
+export {
+  type CaptureOptions,
+  captureSql,
+  createCaptureSource,
+  DEFAULT_CHANNEL,
+  DEFAULT_PUBLICATION,
+  DEFAULT_SLOT,
+  DEFAULT_SPOOL_MAX_BYTES,
+  type InstallOptions,
+  type InstallReport,
+  installCapture,
+  uninstallCapture,
+} from './capture/index.js';
 export * from './change/change.js';
 export * from './envelope/index.js';
 export * from './errors.js';

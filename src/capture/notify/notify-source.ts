@@ -61,7 +61,6 @@ export class NotifyCaptureSource implements CaptureSource {
   private pendingSchemas: SchemaRecord[] = [];
   private received: string[] = [];
   private chain: Promise<void> = Promise.resolve();
-  private listening = false;
   private spoolFull = false;
   private wakeReader: (() => void) | undefined;
   private loops: Promise<void>[] = [];
@@ -127,7 +126,6 @@ export class NotifyCaptureSource implements CaptureSource {
 
   private async listen(client: pg.Client): Promise<void> {
     await client.query(`LISTEN "${this.options.channel.replaceAll('"', '""')}"`);
-    this.listening = true;
   }
 
   /** Serialise spool writers (notifications, outbox drains) so positions follow arrival. */
@@ -207,7 +205,6 @@ export class NotifyCaptureSource implements CaptureSource {
       void this.client
         ?.query(`UNLISTEN "${this.options.channel.replaceAll('"', '""')}"`)
         .catch(() => {});
-      this.listening = false;
     }
   }
 
@@ -306,7 +303,6 @@ export class NotifyCaptureSource implements CaptureSource {
     const lost = () => {
       if (this.client !== client) return;
       this.client = undefined;
-      this.listening = false;
       this.state.connected = false;
       this.state.problem = 'listen connection lost: reconnecting';
     };

@@ -226,7 +226,11 @@ export class OutboxCaptureSource implements CaptureSource {
   private async emit(rows: OutboxRow[]): Promise<void> {
     const position = rows[0]!.position!;
     const records = await this.shapes.toRecords(rows);
-    const commitTime = rows.reduce((max, row) => (row.changed_at > max ? row.changed_at : max), '');
+    // Without track_commit_timestamp the time of the transaction's last change stands in.
+    const commitTime = rows
+      .map((row) => row.changed_at)
+      .sort()
+      .at(-1)!;
     this.lastEmitted = BigInt(position);
     this.state.receivedPosition = position;
     this.state.lagSeconds = Math.max(0, (Date.now() - Date.parse(commitTime)) / 1000);
