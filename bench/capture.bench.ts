@@ -40,9 +40,11 @@ export async function run(report: BenchReport): Promise<void> {
   });
   const work = await mkdtemp(join(tmpdir(), 'cr-bench-capture-'));
   try {
-    await writeRates(server, report);
-    await backlogDrain(server, work, report);
-    await latency(server, work, report);
+    // BENCH_CAPTURE_PARTS=backlog,latency runs only some of the figures.
+    const parts = (process.env.BENCH_CAPTURE_PARTS ?? 'writes,backlog,latency').split(',');
+    if (parts.includes('writes')) await writeRates(server, report);
+    if (parts.includes('backlog')) await backlogDrain(server, work, report);
+    if (parts.includes('latency')) await latency(server, work, report);
   } finally {
     await server.destroy();
     await rm(work, { recursive: true, force: true });
@@ -268,10 +270,8 @@ async function startReplicator(args: string[]): Promise<ChildReplicator> {
   const child = spawn(
     process.execPath,
     [
-      // BENCH_PROFILE_DIR=dir writes a CPU profile of each replicator process there.
-      ...(process.env.BENCH_PROFILE_DIR
-        ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_DIR]
-        : []),
+      // BENCH_REPLICATOR_NODE_ARGS: extra node flags for the replicator, e.g. --cpu-prof.
+      ...(process.env.BENCH_REPLICATOR_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),
       '--import',
       'tsx',
       CLI_MAIN,

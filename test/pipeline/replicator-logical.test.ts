@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -266,5 +266,61 @@ describe('replicator with logical capture', () => {
     } finally {
       await vault.close();
     }
+  });
+
+  it('puts a journaled segment again after giving up on a write-only store, never resealing it', async () => {
+    const port = await freePort();
+    const vaultDir = join(work, 'vault-journal');
+    const stateDir = join(work, 'state-journal');
+    const vaultOptions = {
+      store: new FileStore(vaultDir),
+      writeToken: 'test-only-write-token-0123456789abcdef',
+      readToken: 'test-only-read-token-0123456789abcdef',
+      port,
+    };
+    const make = async () =>
+      new Replicator({
+        source: source(),
+        store: await openStore(`http://127.0.0.1:${port}`, {
+          token: vaultOptions.writeToken,
+          requestTimeoutMs: 2_000,
+        }),
+        recipients: [await testRecipient()],
+        stateDir,
+        flushIntervalMs: 50,
+        stopTimeoutMs: 500,
+      });
+
+    // A first segment goes in; then the vault goes away with the next one sealed.
+    let vault = await startVault(vaultOptions);
+    const first = await make();
+    await first.start();
+    await inTransaction(url, [`INSERT INTO accounts (id, owner) VALUES (90001, 'stored')`]);
+    await waitFor(() => first.status().lastAcknowledgedPosition, { what: 'a first ack' });
+    await vault.close();
+    await inTransaction(url, [`INSERT INTO accounts (id, owner) VALUES (90002, 'journaled')`]);
+    await waitFor(() => first.health().storeFailingSince, { what: 'a failing put' });
+    await first.stop();
+    await expect(first.finished).rejects.toThrow(/store still failing/);
+    const journaled = await readdir(join(stateDir, 'pending'));
+    expect(journaled).toHaveLength(1);
+    const bytes = await readFile(join(stateDir, 'pending', journaled[0]!));
+
+    // Next start: the journaled bytes go in as they were sealed, then capture resumes.
+    vault = await startVault({ ...vaultOptions, store: new FileStore(vaultDir) });
+    try {
+      const second = await make();
+      await second.start();
+      await expectStoredMatchesSource(vaultDir);
+      await second.stop();
+      await second.finished;
+    } finally {
+      await vault.close();
+    }
+    const { streamId } = JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8'));
+    const sequence = Number(journaled[0]!.slice(0, 20));
+    const stored = await new FileStore(vaultDir).get(segmentName(streamId, sequence));
+    expect(Buffer.from(stored!).equals(bytes.subarray(bytes.indexOf(0x0a) + 1))).toBe(true);
+    expect(await readdir(join(stateDir, 'pending'))).toEqual([]);
   });
 });
