@@ -112,8 +112,13 @@ function encodeSchema(record: SchemaRecord): unknown[] {
 
 function decodeTransaction(value: unknown): Transaction {
   // Guard: [xid, commitTime, position, continues, records].
+  // NOTE: index access, not destructuring: this runs once per transaction on every open.
   if (!Array.isArray(value) || value.length !== 5) throw new TypeError('not a transaction array');
-  const [xid, commitTime, position, continues, records] = value;
+  const xid: unknown = value[0];
+  const commitTime: unknown = value[1];
+  const position: unknown = value[2];
+  const continues: unknown = value[3];
+  const records: unknown = value[4];
   if (typeof xid !== 'string') throw new TypeError('xid is not a string');
   if (typeof commitTime !== 'string') throw new TypeError('commitTime is not a string');
   if (typeof position !== 'string') throw new TypeError('position is not a string');
@@ -136,7 +141,14 @@ function decodeTransaction(value: unknown): Transaction {
 function decodeChange(record: unknown[], number: number): ChangeRecord {
   const bad = (what: string) => new TypeError(`record ${number}: ${what}`);
   if (record.length !== 9) throw bad('a change record has 9 fields');
-  const [, schema, name, op, newRow, oldRow, unchanged, tables, snapshot] = record;
+  const schema = record[1];
+  const name = record[2];
+  const op = record[3];
+  const newRow = record[4];
+  const oldRow = record[5];
+  const unchanged = record[6];
+  const tables = record[7];
+  const snapshot = record[8];
   if (typeof schema !== 'string' || typeof name !== 'string') throw bad('table is not text');
   if (typeof op !== 'string' || !OPERATIONS.has(op)) throw bad('unknown op');
   if (newRow !== null && !isRow(newRow)) throw bad('new is not a row of text values');
@@ -258,8 +270,9 @@ function isTablePair(value: unknown): boolean {
 
 function isRow(value: unknown): value is Row {
   if (!isObject(value)) return false;
-  for (const key in value) {
-    const cell = value[key];
+  const cells = Object.values(value);
+  for (let index = 0; index < cells.length; index++) {
+    const cell = cells[index];
     if (cell !== null && typeof cell !== 'string') return false;
   }
   return true;

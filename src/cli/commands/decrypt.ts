@@ -41,13 +41,25 @@ export function decryptCommand(): Command {
   return new Command('decrypt')
     .description('open v1 envelopes or v2 segments and print their changes as JSON lines')
     .argument('[files...]', 'envelope or segment files; "-" or none reads stdin')
-    .requiredOption('--identity <priv.pem...>', 'private recovery key (PKCS#1 or PKCS#8)')
+    .option(
+      '--identity <priv.pem>',
+      'private recovery key (PKCS#1 or PKCS#8); repeatable',
+      collect,
+      [],
+    )
     .option('--passphrase-file <file>', 'passphrase of an encrypted --identity key')
     .option('--verify-key <pub.pem>', 'refuse segments not signed by this Ed25519 key')
     .action(action(decrypt));
 }
 
 async function decrypt(files: string[], options: DecryptOptions): Promise<void> {
+  // Guard: at least one identity.
+  if (options.identity.length === 0) {
+    throw new UsageError('decrypt: --identity is missing', {
+      hint: 'pass the private recovery key, e.g. --identity private.pem',
+    });
+  }
+
   // Keys first: a wrong key or passphrase stops before any input is read.
   const passphrase =
     options.passphraseFile === undefined
@@ -120,6 +132,11 @@ function openInput(
       data,
     });
   });
+}
+
+/** Commander collector for repeatable options. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 /**

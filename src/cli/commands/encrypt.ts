@@ -16,6 +16,7 @@ import {
   sealSegment,
 } from '../../segment/index.js';
 import { action } from '../action.js';
+import { collect } from './decrypt.js';
 
 const OPERATIONS: readonly Operation[] = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'];
 
@@ -48,7 +49,12 @@ export function encryptCommand(): Command {
   return new Command('encrypt')
     .description('seal JSON lines from stdin as v1 envelopes or one v2 segment')
     .option('--format <format>', 'v1 (one envelope per line) or v2 (one signed segment)', 'v2')
-    .requiredOption('--recipient <pub.pem...>', 'public recovery key to seal for (v2: one or more)')
+    .option(
+      '--recipient <pub.pem>',
+      'public recovery key to seal for; repeatable (v2)',
+      collect,
+      [],
+    )
     .option('--signing-key <key.pem>', 'Ed25519 signing key (v2, e.g. keys/signing.pem)')
     .option(
       '--table <table>',
@@ -68,6 +74,11 @@ async function encrypt(options: EncryptOptions): Promise<void> {
     throw new UsageError(
       `invalid --operation "${options.operation}": expected INSERT, UPDATE, DELETE or TRUNCATE`,
     );
+  }
+  if (options.recipient.length === 0) {
+    throw new UsageError(`encrypt ${options.format}: --recipient is missing`, {
+      hint: 'pass the public recovery key, e.g. --recipient keys/recovery.pub',
+    });
   }
   if (options.format === 'v1' && options.recipient.length !== 1) {
     throw new UsageError('encrypt v1: an envelope has exactly one recipient', {
