@@ -123,6 +123,15 @@ export class S3Store implements ObjectStore {
     checkObjectSize(name, bytes);
     const what = `upload ${name} to ${this.url}`;
 
+    // Object lock implies a versioned bucket, where some services (Ceph radosgw 16) do not
+    // enforce If-None-Match and would add a second version: look before writing.
+    // NOTE: two writers racing on one name can still both write there, each as its own locked
+    // version; the replicator's single-writer lock keeps one writer per stream.
+    if (this.#options.objectLock !== undefined) {
+      const existing = await this.get(name);
+      if (existing !== undefined) return this.#compare(name, existing, bytes);
+    }
+
     if (this.#conditional) {
       // The service refuses the write with 412 when the key exists: no window for a race.
       try {

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
@@ -7,10 +10,11 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StoreUnavailableError, UsageError } from '../../src/errors.js';
+import { StoreConflictError, StoreUnavailableError, UsageError } from '../../src/errors.js';
 import { S3Store, type S3StoreOptions } from '../../src/store/s3-store.js';
 import { startVault } from '../../src/vault/start-vault.js';
 import { radosgwInstalled, startRadosgw, type TestRadosgw } from '../support/radosgw.js';
+import { spawnVault } from '../vault/spawn-vault.js';
 import { READ_TOKEN, twoTokenStore, WRITE_TOKEN } from '../vault/two-token-store.js';
 import { describeStoreContract, objectBytes, STREAM_A, segment } from './contract.js';
 
@@ -93,15 +97,21 @@ suite('S3Store against a real radosgw', () => {
   });
 
   it('writes with object lock retention that the service then enforces', async () => {
-    // Checked: the retention mode and date are stored, and deleting the locked version is refused.
-    // Not checked: that COMPLIANCE mode resists the bucket owner's bypass, since this test uses
-    // GOVERNANCE so that nothing outlives the throwaway cluster in an undeletable state.
+    // Checked: the retention mode and date are stored, deleting the locked version is refused,
+    // and a second put with other bytes is refused. Not checked: that COMPLIANCE mode resists
+    // the bucket owner's bypass (GOVERNANCE is used so nothing here is undeletable), and that
+    // two racing writers cannot both add a version: radosgw 16 does not enforce If-None-Match
+    // on versioned (object lock) buckets, which the store works around only by looking first.
+
     const bucket = await freshBucket({ objectLock: true });
     const store = new S3Store(
       storeOptions(bucket, { objectLock: { mode: 'GOVERNANCE', retainDays: 1 } }),
     );
     const name = segment(STREAM_A, 1);
-    await store.put(name, objectBytes(name));
+    const first = objectBytes(name);
+    await store.put(name, first);
+    await expect(store.put(name, objectBytes(name))).rejects.toBeInstanceOf(StoreConflictError);
+    expect(Buffer.from((await store.get(name))!).equals(Buffer.from(first))).toBe(true);
     const key = `twin/prod/${name}`;
     const head = await admin.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     expect(head.ObjectLockMode).toBe('GOVERNANCE');
@@ -111,6 +121,48 @@ suite('S3Store against a real radosgw', () => {
     await expect(
       admin.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId })),
     ).rejects.toMatchObject({ name: 'AccessDenied' });
+  });
+
+  it('runs the vault process on S3 with credentials from the AWS environment', async () => {
+    const bucket = await freshBucket({ objectLock: true });
+    const dir = await mkdtemp(join(tmpdir(), 'cr-vault-s3-'));
+    await writeFile(join(dir, 'w.token'), WRITE_TOKEN, { mode: 0o600 });
+    await writeFile(join(dir, 'r.token'), READ_TOKEN, { mode: 0o600 });
+    const vault = await spawnVault(
+      [
+        '--s3',
+        `s3://${bucket}/vault`,
+        '--s3-endpoint',
+        rgw.endpoint,
+        '--port',
+        '0',
+        '--write-token-file',
+        join(dir, 'w.token'),
+        '--read-token-file',
+        join(dir, 'r.token'),
+        '--s3-object-lock-days',
+        '1',
+        '--s3-object-lock-mode',
+        'GOVERNANCE',
+      ],
+      { AWS_ACCESS_KEY_ID: rgw.accessKeyId, AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey },
+    );
+    try {
+      const store = twoTokenStore(vault.url);
+      const name = segment(STREAM_A, 5);
+      expect(await store.put(name, Buffer.from('sealed'))).toEqual({ created: true });
+      expect(await store.put(name, Buffer.from('sealed'))).toEqual({ created: false });
+      await store.close();
+      const head = await admin.send(
+        new HeadObjectCommand({ Bucket: bucket, Key: `vault/${name}` }),
+      );
+      expect(head.ContentLength).toBe(6);
+      expect(head.ObjectLockMode).toBe('GOVERNANCE');
+    } finally {
+      vault.child.kill('SIGTERM');
+      expect(await vault.exited).toBe(0);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports wrong credentials as a usage error with a hint, not as retryable', async () => {

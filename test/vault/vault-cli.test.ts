@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,44 +6,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/errors.js';
 import { HttpStore } from '../../src/store/http-store.js';
-import { CLI_MAIN, runCli } from '../support/cli.js';
-import { waitFor } from '../support/wait-for.js';
+import { runCli } from '../support/cli.js';
+import { spawnVault } from './spawn-vault.js';
 import { READ_TOKEN, twoTokenStore, WRITE_TOKEN } from './two-token-store.js';
 
 const run = promisify(execFile);
 const STREAM = 'd'.repeat(32);
-
-interface VaultProcess {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Start `crypto-replicator vault` as its own process and wait for the URL it prints. */
-async function spawnVault(args: string[]): Promise<VaultProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_MAIN, 'vault', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, DEBUG: '' },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => {
-    stdout += String(chunk);
-  });
-  child.stderr!.on('data', (chunk) => {
-    stderr += String(chunk);
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const url = await waitFor(
-    () => {
-      if (child.exitCode !== null) throw new Error(`vault exited: ${stderr}`);
-      return /vault listening on (\S+)/.exec(stdout)?.[1];
-    },
-    { timeoutMs: 30_000, what: 'the vault to listen' },
-  );
-  return { child, url, stderr: () => stderr, exited };
-}
 
 describe('crypto-replicator vault (process)', () => {
   let dir: string;

@@ -14,7 +14,10 @@ interface VaultFlags {
   s3?: string;
   s3Endpoint?: string;
   s3Region?: string;
-  s3PathStyle?: boolean;
+  s3VirtualHosted?: boolean;
+  s3ConditionalWrites?: boolean;
+  s3ObjectLockDays?: string;
+  s3ObjectLockMode: string;
   host: string;
   port: string;
   writeTokenFile: string;
@@ -44,7 +47,20 @@ export function vaultCommand(): Command {
     .option('--s3 <url>', 'store the objects in s3://bucket/prefix instead of a folder')
     .option('--s3-endpoint <url>', 'S3-compatible endpoint (MinIO, Ceph, R2, …)')
     .option('--s3-region <region>', 'S3 region (default: AWS_REGION or us-east-1)')
-    .option('--no-s3-path-style', 'address buckets as virtual hosts instead of paths')
+    .option(
+      '--s3-virtual-hosted',
+      'address buckets as bucket.endpoint (default with an endpoint: path style)',
+    )
+    .option(
+      '--no-s3-conditional-writes',
+      'for services that ignore If-None-Match: check-then-put (racy between two vaults)',
+    )
+    .option('--s3-object-lock-days <n>', 'write-once retention of each object, in days')
+    .addOption(
+      new Option('--s3-object-lock-mode <mode>', 'object lock mode')
+        .choices(['COMPLIANCE', 'GOVERNANCE'])
+        .default('COMPLIANCE'),
+    )
     .option('--host <address>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
     .option('--port <n>', 'TCP port to listen on (0 picks a free one)', '8443')
     .requiredOption('--write-token-file <file>', 'file holding the token that may only append')
@@ -80,6 +96,15 @@ async function serveVault(flags: VaultFlags): Promise<void> {
       hint: 'e.g. --data-dir /srv/vault, or --s3 s3://bucket/prefix for a vault that scales out',
     });
   }
+  const lockDays =
+    flags.s3ObjectLockDays === undefined
+      ? undefined
+      : wholeNumber('--s3-object-lock-days', flags.s3ObjectLockDays, 1, 36_500);
+  if (lockDays !== undefined && flags.s3 === undefined) {
+    throw new UsageError('start vault: --s3-object-lock-days needs --s3', {
+      hint: 'object lock is a feature of S3 buckets created with object lock enabled',
+    });
+  }
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
     throw new UsageError('start vault: --tls-cert and --tls-key go together');
   }
@@ -103,7 +128,15 @@ async function serveVault(flags: VaultFlags): Promise<void> {
       ? await openStore(flags.s3, {
           s3Endpoint: flags.s3Endpoint,
           s3Region: flags.s3Region,
-          s3ForcePathStyle: flags.s3PathStyle,
+          s3ForcePathStyle: flags.s3VirtualHosted === true ? false : undefined,
+          s3ConditionalWrites: flags.s3ConditionalWrites,
+          s3ObjectLock:
+            lockDays === undefined
+              ? undefined
+              : {
+                  mode: flags.s3ObjectLockMode as 'COMPLIANCE' | 'GOVERNANCE',
+                  retainDays: lockDays,
+                },
           logger: log,
         })
       : new FileStore(flags.dataDir!, { logger: log });
