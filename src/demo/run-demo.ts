@@ -124,7 +124,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   // 4. The store (a folder, or a local vault over a folder) and the replicator.
   const stores = await openDemoStores({ dir, vault: options.vault === true, cleanup, logger });
   const source = new CountingSource(
-    createCaptureSource({ mode, databaseUrl: dbs.sourceUrl, tables: [table], logger }),
+    createCaptureSource({
+      mode,
+      databaseUrl: dbs.sourceUrl,
+      tables: [table],
+      // notify mode keeps a durable spool in the state folder, as `run` does.
+      spoolDir: join(dir, 'state', 'spool'),
+      logger,
+    }),
   );
   const replicator = new Replicator({
     source,

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI_MAIN, runCli } from '../support/cli.js';
+import { startPostgres } from '../support/postgres.js';
 import { waitFor } from '../support/wait-for.js';
 
 /** Pids of PostgreSQL processes whose command line or data folder lies under `dir`. */
@@ -139,6 +140,26 @@ describe('crypto-replicator demo', () => {
     for (const pid of leftOver) expect(existsSync(`/proc/${pid}`)).toBe(false);
     expect(postgresProcessesUnder(dir)).toEqual([]);
   }, 240_000);
+
+  it('uses the server in DATABASE_URL without an embedded one and drops what it created', async () => {
+    const server = await startPostgres();
+    try {
+      const result = await runCli(['demo', '--rows', '100'], {
+        env: { DATABASE_URL: server.url() },
+      });
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/databases: cr_demo_\w+_source and cr_demo_\w+_restored on/);
+      expect(result.stdout).not.toContain('embedded PostgreSQL');
+      expect(result.stdout).toContain('digests match');
+
+      // Its two databases and the replication slot are gone.
+      const databases = await server.query<{ datname: string }>('SELECT datname FROM pg_database');
+      expect(databases.map((d) => d.datname).filter((n) => n.startsWith('cr_demo_'))).toEqual([]);
+      expect(await server.query('SELECT slot_name FROM pg_replication_slots')).toEqual([]);
+    } finally {
+      await server.destroy();
+    }
+  }, 180_000);
 
   it('refuses a --dir that holds files it did not make, and deletes none of them', async () => {
     const dir = join(scratch, 'not-a-demo');
