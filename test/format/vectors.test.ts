@@ -95,3 +95,18 @@ describe.each(['v1', 'v2'])('%s test vectors', (folder) => {
     if (sidecar.outcome === 'ok') expect(result).toEqual(sidecar.expected);
   });
 });
+
+describe('the worked example of docs/FORMAT.md', () => {
+  it('shows the exact bytes of ok-example.seg', () => {
+    const doc = readFileSync(
+      fileURLToPath(new URL('../../docs/FORMAT.md', import.meta.url)),
+      'utf8',
+    );
+    const dump = [...doc.matchAll(/^([0-9a-f]{4}) {2}([0-9a-f]+)$/gm)];
+    const bytes = readFileSync(`${VECTORS}v2/ok-example.seg`);
+    expect(dump.map((line) => Number.parseInt(line[1]!, 16))).toEqual(
+      Array.from({ length: Math.ceil(bytes.length / 32) }, (_, i) => i * 32),
+    );
+    expect(Buffer.from(dump.map((line) => line[2]).join(''), 'hex')).toEqual(bytes);
+  });
+});
