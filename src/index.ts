@@ -22,6 +22,18 @@ export * from './envelope/index.js';
 export * from './errors.js';
 export * from './keys/index.js';
 export { createLogger, redactUrl } from './log/logger.js';
+export {
+  checkLiveness,
+  checkReadiness,
+  type HealthInput,
+  type HealthThresholds,
+} from './observability/health.js';
+export { type MetricsSnapshot, ReplicatorMetrics } from './observability/metrics.js';
+export {
+  type ObservabilityServer,
+  startObservabilityServer,
+} from './observability/observability-server.js';
+export * from './pipeline/index.js';
 export * from './restore/index.js';
 export * from './segment/index.js';
 export { FileStore, type FileStoreOptions } from './store/file-store.js';
