@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CaptureSource } from '../../src/capture/capture-source.js';
 import { createCaptureSource, installCapture } from '../../src/capture/index.js';
 import type { SchemaRecord } from '../../src/change/change.js';
@@ -53,6 +53,11 @@ describe('logical capture', () => {
       ],
       publicationName: 'test_pub',
     });
+  });
+
+  // A failed test must not leave its source holding the slot, lock or channel.
+  afterEach(async () => {
+    for (const source of sources.splice(0)) await source.stop().catch(() => {});
   });
 
   afterAll(async () => {
@@ -177,6 +182,32 @@ describe('logical capture', () => {
     expect(update?.unchanged).toEqual(['big']);
     expect(update?.new).toEqual({ Key: '9001', 'Mixed Case': 'y' });
     expect(update?.table).toEqual({ schema: 'Odd Schema', name: 'Odd Table' });
+    await seen.acknowledgeAll();
+    await source.stop();
+  });
+
+  it('emits a fresh schema record before the first change after a table changes shape', async () => {
+    const source = open();
+    await source.start();
+    const seen = collect(source);
+    await server.query('ALTER TABLE no_key ADD COLUMN added numeric(12,2)', [], 'source');
+    await server.query("INSERT INTO no_key VALUES (200, 'x', 1.5)", [], 'source');
+    await waitFor(() => seen.changes().some((c) => c.new?.a === '200'), { what: 'the insert' });
+    const tx = seen.transactions.find((t) =>
+      t.records.some((r) => r.kind === 'change' && r.new?.a === '200'),
+    )!;
+    // The last schema record of the table before its change describes the new shape.
+    const change = tx.records.findIndex((r) => r.kind === 'change');
+    const schema = tx.records
+      .slice(0, change)
+      .filter((r): r is SchemaRecord => r.kind === 'schema' && r.table.name === 'no_key')
+      .at(-1);
+    expect(schema?.columns.map((c) => `${c.name} ${c.type}`)).toEqual([
+      'a integer',
+      'b text',
+      'added numeric(12,2)',
+    ]);
+    await server.query('ALTER TABLE no_key DROP COLUMN added', [], 'source');
     await seen.acknowledgeAll();
     await source.stop();
   });

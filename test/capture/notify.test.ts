@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CaptureSource } from '../../src/capture/capture-source.js';
 import { createCaptureSource, installCapture } from '../../src/capture/index.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
@@ -51,7 +51,7 @@ describe('notify capture', () => {
   };
 
   beforeAll(async () => {
-    server = await startPostgres();
+    server = await startPostgres({ settings: { synchronous_commit: 'on' } });
     url = await server.createDatabase('source');
     spoolRoot = await mkdtemp(join(tmpdir(), 'cr-spool-'));
     await sql(
@@ -60,6 +60,11 @@ describe('notify capture', () => {
     await sql(SEED_TRIGGER_SQL);
     for (const ddl of TYPE_MATRIX_DDL) await sql(ddl);
     await sql('CREATE TABLE "Big Rows" (id int PRIMARY KEY, body text)');
+  });
+
+  // A failed test must not leave its source holding the slot, lock or channel.
+  afterEach(async () => {
+    for (const source of sources.splice(0)) await source.stop().catch(() => {});
   });
 
   afterAll(async () => {
@@ -174,6 +179,23 @@ describe('notify capture', () => {
     });
     await seenSecond.acknowledgeAll();
     await second.stop();
+  });
+
+  it('listens again after the database server restarts', async () => {
+    const source = open(join(spoolRoot, 'reconnect'), { channel: 'cr_test' });
+    await source.start();
+    const seen = collect(source);
+    await server.crash();
+    await waitFor(() => source.status().problem !== undefined, { what: 'a problem reported' });
+    await server.start();
+    await waitFor(() => source.status().connected && source.status().problem === undefined, {
+      what: 'the source listening again',
+    });
+    await sql('INSERT INTO "Big Rows" VALUES (30, \'after restart\')');
+    const [change] = await seen.waitForChanges(1);
+    expect(change?.new?.body).toBe('after restart');
+    await seen.acknowledgeAll();
+    await source.stop();
   });
 
   it('stops listening and reports a problem when the spool is full, without dropping what it received', async () => {

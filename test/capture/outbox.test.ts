@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CaptureSource } from '../../src/capture/capture-source.js';
 import { createCaptureSource, installCapture } from '../../src/capture/index.js';
 import { comparePositions, type SchemaRecord } from '../../src/change/change.js';
@@ -37,6 +37,11 @@ describe('outbox capture', () => {
         { schema: 'Odd Schema', name: 'MixedCase' },
       ],
     });
+  });
+
+  // A failed test must not leave its source holding the slot, lock or channel.
+  afterEach(async () => {
+    for (const source of sources.splice(0)) await source.stop().catch(() => {});
   });
 
   afterAll(async () => {
@@ -188,6 +193,22 @@ describe('outbox capture', () => {
     );
     await seenSecond.acknowledgeAll();
     await second.stop();
+  });
+
+  it('emits a fresh schema record when a drained row has a new column set', async () => {
+    const source = open();
+    await source.start();
+    const seen = collect(source);
+    await sql('ALTER TABLE "Odd Schema"."MixedCase" ADD COLUMN "New Col" date');
+    await sql('INSERT INTO "Odd Schema"."MixedCase" VALUES (4242, 0, NULL, \'2026-12-03\')');
+    await waitFor(() => seen.changes().some((c) => c.new?.Key === '4242'), { what: 'the insert' });
+    const records = seen.transactions.flatMap((t) => t.records);
+    const change = records.findIndex((r) => r.kind === 'change' && r.new?.Key === '4242');
+    const schema = records[change - 1] as SchemaRecord;
+    expect(schema.kind).toBe('schema');
+    expect(schema.columns.at(-1)).toEqual({ name: 'New Col', type: 'date', notNull: false });
+    await seen.acknowledgeAll();
+    await source.stop();
   });
 
   it('refuses a second drainer on the same outbox', async () => {

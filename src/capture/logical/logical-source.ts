@@ -57,7 +57,8 @@ export class LogicalCaptureSource implements CaptureSource {
   private open: OpenTransaction | undefined;
   private pendingSchemas: SchemaRecord[] = [];
   private readonly shapes = new Map<string, string>();
-  private readonly emittedSchemas = new Set<string>();
+  /** Schema records read at start, by table: what the first RELATION of a table is checked against. */
+  private readonly startSchemas = new Map<string, SchemaRecord>();
   /** Highest commit LSN handed to the queue, to drop what the server re-sends on reconnect. */
   private lastEmitted = 0n;
   /** The flush position we report to the server (first byte not yet needed). */
@@ -86,8 +87,11 @@ export class LogicalCaptureSource implements CaptureSource {
     const tables = this.options.tables ?? (await this.publishedTables(control));
 
     // Schema records for every followed table go first into the stream.
-    for (const table of tables) this.pendingSchemas.push(await readSchemaRecord(control, table));
-    for (const table of tables) this.emittedSchemas.add(JSON.stringify(table));
+    for (const table of tables) {
+      const record = await readSchemaRecord(control, table);
+      this.pendingSchemas.push(record);
+      this.startSchemas.set(JSON.stringify(table), record);
+    }
 
     // An existing slot is resumed; a missing one is created (with its snapshot) only when no
     // earlier position says this stream already had one.
@@ -290,8 +294,12 @@ export class LogicalCaptureSource implements CaptureSource {
     const shape = relationShape(message.relation);
     const known = this.shapes.get(key);
     this.shapes.set(key, shape);
-    if (known === shape || (known === undefined && this.emittedSchemas.has(key))) return;
-    this.emittedSchemas.add(key);
+    if (known === shape) return;
+    // First RELATION of this session: compare with what start() read from the catalog.
+    const atStart = this.startSchemas.get(key);
+    this.startSchemas.delete(key);
+    const names = message.relation.columns.map((c) => c.name).join('\u0000');
+    if (known === undefined && atStart?.columns.map((c) => c.name).join('\u0000') === names) return;
     const record = await readSchemaRecord(await this.ensureControl(), table);
     if (this.open !== undefined) this.open.records.push(record);
     else this.pendingSchemas.push(record);
