@@ -12,7 +12,7 @@ export interface StoreOptions {
   /** S3 endpoint of a compatible service (`--s3-endpoint`), e.g. `http://127.0.0.1:7480`. */
   s3Endpoint?: string;
   s3Region?: string;
-  /** Address buckets as `endpoint/bucket` instead of `bucket.endpoint`; default on with an endpoint. */
+  /** Address buckets as `endpoint/bucket`, not `bucket.endpoint`; default on with an endpoint. */
   s3ForcePathStyle?: boolean;
   /** `false` for services that ignore `If-None-Match` (`--s3-no-conditional-writes`). */
   s3ConditionalWrites?: boolean;

@@ -71,7 +71,8 @@ export interface VaultContext {
  *
  * @example
  * ```ts
- * const app = await createVaultServer({ store: new FileStore('/srv/vault'), writeToken, readToken });
+ * const store = new FileStore('/srv/vault');
+ * const app = await createVaultServer({ store, writeToken, readToken });
  * await app.listen({ host: '127.0.0.1', port: 8443 });
  * ```
  */
