@@ -31,9 +31,12 @@ export function encodeTransactions(transactions: readonly Transaction[]): Buffer
   for (const transaction of transactions) {
     const problem = transactionProblem(transaction);
     if (problem !== undefined) throw new TypeError(`cannot seal transaction: ${problem}`);
-    const records = transaction.records.map((record) =>
-      record.kind === 'change' ? encodeChange(record) : encodeSchema(record),
-    );
+    // NOTE: plain loops, no closures: this runs per transaction on every seal.
+    const records: unknown[] = new Array(transaction.records.length);
+    for (let index = 0; index < records.length; index++) {
+      const record = transaction.records[index]!;
+      records[index] = record.kind === 'change' ? encodeChange(record) : encodeSchema(record);
+    }
     const line = [
       transaction.xid,
       transaction.commitTime,
@@ -138,9 +141,12 @@ function decodeTransaction(value: unknown): Transaction {
   return transaction;
 }
 
+function recordError(number: number, what: string): TypeError {
+  return new TypeError(`record ${number}: ${what}`);
+}
+
 function decodeChange(record: unknown[], number: number): ChangeRecord {
-  const bad = (what: string) => new TypeError(`record ${number}: ${what}`);
-  if (record.length !== 9) throw bad('a change record has 9 fields');
+  if (record.length !== 9) throw recordError(number, 'a change record has 9 fields');
   const schema = record[1];
   const name = record[2];
   const op = record[3];
@@ -149,15 +155,19 @@ function decodeChange(record: unknown[], number: number): ChangeRecord {
   const unchanged = record[6];
   const tables = record[7];
   const snapshot = record[8];
-  if (typeof schema !== 'string' || typeof name !== 'string') throw bad('table is not text');
-  if (typeof op !== 'string' || !OPERATIONS.has(op)) throw bad('unknown op');
-  if (newRow !== null && !isRow(newRow)) throw bad('new is not a row of text values');
-  if (oldRow !== null && !isRow(oldRow)) throw bad('old is not a row of text values');
-  if (unchanged !== null && !isStringArray(unchanged)) throw bad('unchanged is malformed');
+  if (typeof schema !== 'string' || typeof name !== 'string')
+    throw recordError(number, 'table is not text');
+  if (typeof op !== 'string' || !OPERATIONS.has(op)) throw recordError(number, 'unknown op');
+  if (newRow !== null && !isRow(newRow))
+    throw recordError(number, 'new is not a row of text values');
+  if (oldRow !== null && !isRow(oldRow))
+    throw recordError(number, 'old is not a row of text values');
+  if (unchanged !== null && !isStringArray(unchanged))
+    throw recordError(number, 'unchanged is malformed');
   if (tables !== null && !(Array.isArray(tables) && tables.every(isTablePair))) {
-    throw bad('tables is malformed');
+    throw recordError(number, 'tables is malformed');
   }
-  if (typeof snapshot !== 'boolean') throw bad('snapshot is not a boolean');
+  if (typeof snapshot !== 'boolean') throw recordError(number, 'snapshot is not a boolean');
   const change: ChangeRecord = { kind: 'change', table: { schema, name }, op: op as Operation };
   if (newRow !== null) change.new = newRow as Row;
   if (oldRow !== null) change.old = oldRow as Row;
