@@ -9,6 +9,7 @@ const MODULES: Record<string, () => Promise<{ run: (report: BenchReport) => Prom
   format: () => import('./format.bench.js'),
   capture: () => import('./capture.bench.js'),
   store: () => import('./store.bench.js'),
+  restore: () => import('./restore.bench.js'),
 };
 
 async function main(): Promise<void> {

@@ -77,6 +77,7 @@ export class ChangeApplier {
   private readonly known = new Map<string, TargetTable>();
   private readonly warned = new Set<string>();
   private batch: Batch | undefined;
+  private inflight: Promise<void> = Promise.resolve();
 
   constructor(options: ChangeApplierOptions) {
     this.options = options;
@@ -99,22 +100,41 @@ export class ChangeApplier {
     await this.applyChange(record);
   }
 
-  /** Send the pending batch. */
+  /** Send the pending batch and wait until every batch sent has been applied. */
   async flush(): Promise<void> {
     const batch = this.batch;
-    if (batch === undefined) return;
     this.batch = undefined;
-    try {
-      await this.sendBatch(batch);
-    } catch (error) {
+    if (batch !== undefined) await this.dispatch(batch);
+    await this.inflight;
+  }
+
+  /**
+   * Send a batch once the one before it is applied, without waiting for this one: the next
+   * batch is built while the server ingests this one. Statements stay in order because a batch
+   * (with its savepoint fallback) starts only after the previous one settled, and every other
+   * statement is sent after {@link flush}.
+   */
+  private async dispatch(batch: Batch): Promise<void> {
+    await this.inflight;
+    const sending = this.sendBatch(batch).catch((error: unknown) => {
       throw describeError(`apply changes to table ${qualifiedName(batch.table.table)}`, error);
-    }
+    });
+    // Observed by the next dispatch or flush; this keeps Node from reporting it meanwhile.
+    sending.catch(() => {});
+    this.inflight = sending;
+  }
+
+  /** Drop the pending batch and wait, ignoring its outcome, for the one in flight. */
+  async settle(): Promise<void> {
+    this.batch = undefined;
+    await this.inflight.catch(() => {});
   }
 
   /** Forget cached table shapes (after a rollback that may have undone a CREATE). */
   forgetTables(): void {
     this.known.clear();
     this.batch = undefined;
+    this.inflight = Promise.resolve();
   }
 
   private selected(table: TableName): boolean {
@@ -182,6 +202,7 @@ export class ChangeApplier {
     const name = qualifiedName(table);
     const cached = this.known.get(name);
     if (cached !== undefined) return cached;
+    await this.flush();
     const described = await describeTable(this.options.client, table);
     if (described === undefined) return undefined;
     if (options.checkEmpty && !this.allowNonempty && !this.warned.has(`checked:${name}`)) {
@@ -347,7 +368,10 @@ export class ChangeApplier {
       current.kind === kind &&
       current.columns.length === columns.length &&
       current.columns.every((column, i) => column === columns[i]);
-    if (!same) await this.flush();
+    if (!same && current !== undefined) {
+      this.batch = undefined;
+      await this.dispatch(current);
+    }
 
     let batch = this.batch;
     if (batch === undefined) {
@@ -368,7 +392,10 @@ export class ChangeApplier {
     for (const column of columns) batch.bytes += (row[column]?.length ?? 0) + 4;
 
     const size = Array.isArray(batch.rows) ? batch.rows.length : batch.rows.size;
-    if (size >= MAX_BATCH_ROWS || batch.bytes >= MAX_BATCH_BYTES) await this.flush();
+    if (size >= MAX_BATCH_ROWS || batch.bytes >= MAX_BATCH_BYTES) {
+      this.batch = undefined;
+      await this.dispatch(batch);
+    }
   }
 
   private async sendBatch(batch: Batch): Promise<void> {

@@ -79,6 +79,7 @@ export class DatabaseTarget implements RestoreTarget {
 
   async abandonTransaction(): Promise<void> {
     await this.run('undo incomplete transaction', async () => {
+      await this.applier.settle();
       this.applier.forgetTables();
       await this.client.query('ROLLBACK TO SAVEPOINT cr_transaction');
     });
@@ -102,6 +103,7 @@ export class DatabaseTarget implements RestoreTarget {
   }
 
   async rollback(): Promise<void> {
+    await this.applier.settle();
     this.applier.forgetTables();
     this.applier.resetCounts(cloneCounts(this.committed));
     if (!this.open) return;

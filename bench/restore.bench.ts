@@ -1,0 +1,236 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { ChangeRecord, SchemaRecord, Transaction } from '../src/change/change.js';
+import { loadIdentity, loadRecipient, loadSigningKey, loadVerifyKey } from '../src/keys/index.js';
+import { restore } from '../src/restore/restore.js';
+import { verifyStore } from '../src/restore/verify-store.js';
+import { GENESIS_HASH, sealSegment, segmentName } from '../src/segment/index.js';
+import { FileStore } from '../src/store/file-store.js';
+import { startPostgres } from '../test/support/postgres.js';
+import type { BenchReport } from './report.js';
+
+const GROUP = 'restore';
+/** Changes in the store (the issue's target: 1,000,000); BENCH_RESTORE_CHANGES for quick runs. */
+const CHANGES = Number(process.env.BENCH_RESTORE_CHANGES ?? 1_000_000);
+/** Changes per sealed segment: about 3 MiB of plaintext, under the replicator's 4 MiB cut. */
+const CHANGES_PER_SEGMENT = 20_000;
+const CHANGES_PER_TRANSACTION = 50;
+const STREAM = '5e'.repeat(16);
+const TABLE = { schema: 'public', name: 'bench_rows' };
+const SELF = fileURLToPath(import.meta.url);
+const KEY = (name: string) =>
+  fileURLToPath(new URL(`../test/fixtures/keys/${name}`, import.meta.url));
+const KEYS = {
+  identity: KEY('TEST-ONLY-recovery-3072.pem'),
+  recipient: KEY('TEST-ONLY-recovery-3072.pub'),
+  signing: KEY('TEST-ONLY-signing.pem'),
+  verify: KEY('TEST-ONLY-signing.pub'),
+};
+
+const SCHEMA: SchemaRecord = {
+  kind: 'schema',
+  table: TABLE,
+  columns: [
+    { name: 'id', type: 'bigint', notNull: true },
+    { name: 'owner', type: 'text', notNull: true },
+    { name: 'amount', type: 'numeric(20,2)', notNull: false },
+    { name: 'at', type: 'timestamp with time zone', notNull: false },
+  ],
+  primaryKey: ['id'],
+};
+
+/** Row `i` as PostgreSQL text, the same for the store and the COPY baseline. */
+function row(i: number): [string, string, string, string] {
+  const at = new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString();
+  return [String(i), `owner ${i % 977}`, `${i}.${String(i % 100).padStart(2, '0')}`, at];
+}
+
+/**
+ * `npm run bench -- restore`: restore rows/s of CHANGES inserts from a local folder store into a
+ * fresh database (in a child process, for its peak RSS), against COPY of the same rows in the
+ * same run; and verify's segments per second.
+ */
+export async function run(report: BenchReport): Promise<void> {
+  const server = await startPostgres();
+  const work = await mkdtemp(join(tmpdir(), 'cr-bench-restore-'));
+  try {
+    // The store: CHANGES inserts sealed as the replicator seals them.
+    const storeDir = join(work, 'store');
+    const segments = await writeStore(storeDir);
+    process.stderr.write(`  store: ${CHANGES} changes in ${segments} segments\n`);
+
+    // Baseline: COPY of the same rows into a fresh table.
+    const copyUrl = await server.createDatabase('copy_baseline');
+    const copySeconds = await copyBaseline(copyUrl);
+    const copyRate = CHANGES / copySeconds;
+    report.add({
+      group: GROUP,
+      name: `COPY ${CHANGES} rows (baseline)`,
+      value: copyRate,
+      unit: 'rows/s',
+    });
+
+    // Restore in a child process: its own peak RSS is the restore's.
+    const target = await server.createDatabase('restored');
+    const child = await restoreInChild(storeDir, target);
+    report.add({
+      group: GROUP,
+      name: `restore ${CHANGES} changes into a fresh database`,
+      value: CHANGES / child.seconds,
+      unit: 'rows/s',
+      baseline: { name: 'COPY', value: copyRate },
+      target: '>= 0.7x',
+    });
+    report.add({
+      group: GROUP,
+      name: 'restore peak RSS',
+      value: child.maxRssMiB,
+      unit: 'MiB',
+      target: '<= 256 MiB',
+    });
+
+    // Verify: segments per second with the verify key.
+    const verifyKey = await loadVerifyKey(KEYS.verify);
+    const started = performance.now();
+    const verified = await verifyStore({ store: new FileStore(storeDir), verifyKey });
+    const verifySeconds = (performance.now() - started) / 1000;
+    if (!verified.intact) throw new Error('bench store does not verify');
+    report.add({
+      group: GROUP,
+      name: `verify ${verified.segmentsChecked} segments of ${CHANGES_PER_SEGMENT} changes`,
+      value: verified.segmentsChecked / verifySeconds,
+      unit: 'segments/s',
+    });
+  } finally {
+    await server.destroy();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function writeStore(dir: string): Promise<number> {
+  const store = new FileStore(dir);
+  const recipient = await loadRecipient(KEYS.recipient);
+  const signingKey = await loadSigningKey(KEYS.signing);
+  let previousHash = GENESIS_HASH;
+  let sequence = 0;
+  let next = 1;
+  while (next <= CHANGES) {
+    // One segment of transactions of CHANGES_PER_TRANSACTION inserts each.
+    const transactions: Transaction[] = [];
+    const end = Math.min(CHANGES, next + CHANGES_PER_SEGMENT - 1);
+    while (next <= end) {
+      const records: Array<ChangeRecord | SchemaRecord> = next === 1 ? [SCHEMA] : [];
+      const last = Math.min(end, next + CHANGES_PER_TRANSACTION - 1);
+      for (let i = next; i <= last; i++) {
+        const [id, owner, amount, at] = row(i);
+        records.push({
+          kind: 'change',
+          table: TABLE,
+          op: 'INSERT',
+          new: { id, owner, amount, at },
+        });
+      }
+      transactions.push({
+        xid: String(last),
+        commitTime: row(last)[3].replace('Z', '000Z'),
+        position: String(last),
+        records,
+      });
+      next = last + 1;
+    }
+    sequence++;
+    const sealed = sealSegment({
+      streamId: STREAM,
+      sequence,
+      previousHash,
+      transactions,
+      recipients: [recipient],
+      signingKey,
+    });
+    await store.put(segmentName(STREAM, sequence), sealed.bytes);
+    previousHash = sealed.hash;
+  }
+  return sequence;
+}
+
+async function copyBaseline(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(
+      'CREATE TABLE bench_rows (id bigint PRIMARY KEY, owner text NOT NULL, amount numeric(20,2), at timestamptz)',
+    );
+    const started = performance.now();
+    const lines = async function* () {
+      for (let i = 1; i <= CHANGES; i += 10_000) {
+        const chunk: string[] = [];
+        for (let j = i; j < Math.min(CHANGES + 1, i + 10_000); j++)
+          chunk.push(`${row(j).join('\t')}\n`);
+        yield chunk.join('');
+      }
+    };
+    await pipeline(Readable.from(lines()), client.query(copyFrom('COPY bench_rows FROM STDIN')));
+    return (performance.now() - started) / 1000;
+  } finally {
+    await client.end();
+  }
+}
+
+function restoreInChild(
+  storeDir: string,
+  url: string,
+): Promise<{ seconds: number; maxRssMiB: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [...profileFlags(), '--import', 'tsx', SELF, '--restore-child', storeDir, url],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`restore child exited with ${code}`));
+      else resolve(JSON.parse(out));
+    });
+  });
+}
+
+/** BENCH_RESTORE_PROFILE=DIR writes a CPU profile of the restore child into DIR. */
+function profileFlags(): string[] {
+  const dir = process.env.BENCH_RESTORE_PROFILE;
+  return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
+/** The child: restore, then print the duration and this process's peak RSS. */
+async function child(storeDir: string, url: string): Promise<void> {
+  const identity = await loadIdentity(KEYS.identity);
+  const verifyKey = await loadVerifyKey(KEYS.verify);
+  const started = performance.now();
+  const result = await restore({
+    store: new FileStore(storeDir),
+    identities: [identity],
+    verifyKey,
+    to: url,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const applied = result.streams[0]?.changesApplied;
+  if (applied !== CHANGES) throw new Error(`restored ${applied} changes, expected ${CHANGES}`);
+  const maxRssMiB = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(JSON.stringify({ seconds, maxRssMiB }));
+}
+
+if (process.argv[2] === '--restore-child') {
+  await child(process.argv[3]!, process.argv[4]!);
+}
