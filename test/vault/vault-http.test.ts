@@ -87,6 +87,9 @@ describe('vault HTTP API', () => {
     }
     expect(bodies.size).toBe(1);
     expect((await call('/envelopes', { token: 'x'.repeat(40) })).status).toBe(401);
+    // HEAD must not become an unauthenticated probe for which ids exist.
+    expect((await call('/envelopes/durable-1', { method: 'HEAD' })).status).toBe(401);
+    expect((await call('/envelopes/durable-1', { method: 'HEAD', token: WRITE })).status).toBe(403);
   });
 
   it('forbids the write token to read or list (append only)', async () => {
