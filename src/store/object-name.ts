@@ -35,7 +35,9 @@ export function checkListPrefix(prefix: string): void {
   if (prefix === '') return;
   const trimmed = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
   // A prefix may end in the middle of a segment ("envelopes/abc"), which the pattern allows.
-  if (trimmed.length > MAX_OBJECT_NAME_BYTES || !/^[A-Za-z0-9._/-]+$/.test(trimmed)) {
+  const segments = trimmed.split('/');
+  const climbs = segments.some((segment) => segment === '' || segment === '.' || segment === '..');
+  if (trimmed.length > MAX_OBJECT_NAME_BYTES || !/^[A-Za-z0-9._/-]+$/.test(trimmed) || climbs) {
     throw new UsageError(`invalid list prefix ${JSON.stringify(prefix.slice(0, 80))}`, {
       hint: 'a prefix is the start of an object name, such as "streams/" or "envelopes/"',
     });

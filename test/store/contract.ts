@@ -130,6 +130,10 @@ export function describeStoreContract(
         UsageError,
       );
       await expect(store.get('streams/../../etc/passwd')).rejects.toBeInstanceOf(UsageError);
+      const listing = async () => {
+        for await (const _name of store.list('../')) return;
+      };
+      await expect(listing()).rejects.toBeInstanceOf(UsageError);
     });
 
     it('lists names in ascending order across more than one page', async () => {
