@@ -56,6 +56,7 @@ export async function recoverHead(options: RecoverHeadOptions): Promise<Recovere
       lastSequence: state.lastSequence,
       headHash: Buffer.from(state.headHash, 'hex'),
       adopted: 0,
+      readable: false,
     };
   }
 
