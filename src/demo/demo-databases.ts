@@ -73,7 +73,14 @@ export async function prepareDemoDatabases(options: DemoDatabaseOptions): Promis
   };
 }
 
-/** The same connection URL with another database name. */
+/**
+ * The same connection URL with another database name.
+ *
+ * @example
+ * ```ts
+ * withDatabase('postgresql://u@db:5432/app', 'copy'); // => 'postgresql://u@db:5432/copy'
+ * ```
+ */
 export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${encodeURIComponent(database)}`;
@@ -109,7 +116,7 @@ async function adminQuery(
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new DatabaseError(`prepare demo database on ${redactUrl(url)}: ${reason}`, {
-      hint: 'the demo needs a role that may create databases; unset DATABASE_URL to use an embedded server',
+      hint: 'the demo needs a role with CREATEDB; unset DATABASE_URL to use an embedded server',
       cause: error,
     });
   } finally {

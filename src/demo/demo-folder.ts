@@ -8,8 +8,8 @@ import { stopPostmaster } from './postmaster.js';
 /** The file that marks a folder as the demo's own, safe to empty and delete. */
 export const DEMO_MARKER_FILE = 'DEMO-FOLDER.txt';
 
-const MARKER_TEXT = `This folder was made by "crypto-replicator demo": throwaway keys, a throwaway store
-and databases. Nothing here is meant to be kept; a new demo run in this folder replaces it all.
+const MARKER_TEXT = `This folder was made by "crypto-replicator demo": throwaway keys, a throwaway
+store and databases. Nothing here is meant to be kept; a new demo run here replaces it all.
 `;
 
 /**

@@ -40,7 +40,14 @@ export interface DemoSummary {
   recoveryKeyId: string;
 }
 
-/** True when every promise held: nothing readable in the store, intact, restored, equal. */
+/**
+ * True when every promise held: nothing readable in the store, intact, restored, equal.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = demoSucceeded(summary) ? 0 : 4;
+ * ```
+ */
 export function demoSucceeded(summary: DemoSummary): boolean {
   return summary.stored.matches.length === 0 && summary.verify.intact && summary.compare.match;
 }
@@ -73,7 +80,8 @@ export function formatDemoSummary(summary: DemoSummary): string[] {
   // The store: what it holds, and that it cannot read it.
   lines.push(
     `  stored      ${formatCount(stored.segments)} sealed segments and ` +
-      `${formatCount(stored.checkpoints)} checkpoints, ${bytesText(stored.bytes)}, in ${summary.store}`,
+      `${formatCount(stored.checkpoints)} checkpoints, ${bytesText(stored.bytes)}, ` +
+      `in ${summary.store}`,
   );
   lines.push(
     stored.matches.length === 0
@@ -91,12 +99,14 @@ export function formatDemoSummary(summary: DemoSummary): string[] {
   // Restore and comparison: the proof that the copy is the database.
   lines.push(
     `  restored    ${formatCount(restored.rows)} rows into a fresh database in ` +
-      `${secondsText(restored.ms)}, with the throwaway recovery key ${shortId(summary.recoveryKeyId)}`,
+      `${secondsText(restored.ms)}, with the throwaway recovery key ` +
+      shortId(summary.recoveryKeyId),
   );
   for (const table of summary.compare.tables) {
     lines.push(
       table.match
-        ? `  compared    ${table.table}: ${formatCount(table.sourceRows)} rows on both sides, digests match`
+        ? `  compared    ${table.table}: ${formatCount(table.sourceRows)} rows on both sides, ` +
+            'digests match'
         : `  compared    ${table.table}: source ${formatCount(table.sourceRows)} rows, restored ` +
             `${formatCount(table.targetRows)} rows, digests DIFFER`,
     );
@@ -109,19 +119,40 @@ export function formatDemoSummary(summary: DemoSummary): string[] {
   return lines;
 }
 
-/** Milliseconds as seconds with one decimal: `3.2 s`. */
+/**
+ * Milliseconds as seconds with one decimal.
+ *
+ * @example
+ * ```ts
+ * secondsText(3240); // => '3.2 s'
+ * ```
+ */
 export function secondsText(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** Bytes in binary units: `1.2 MiB`. */
+/**
+ * Bytes in binary units.
+ *
+ * @example
+ * ```ts
+ * bytesText(1_258_291); // => '1.2 MiB'
+ * ```
+ */
 export function bytesText(bytes: number): string {
   if (bytes < 1024) return `${bytes} bytes`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** The first 12 characters of a key id, enough to tell keys apart on screen. */
+/**
+ * The first 12 characters of a key id, enough to tell keys apart on screen.
+ *
+ * @example
+ * ```ts
+ * shortId('78416bf387b4c0ffee…'); // => '78416bf387b4…'
+ * ```
+ */
 export function shortId(keyId: string): string {
   return `${keyId.slice(0, 12)}…`;
 }

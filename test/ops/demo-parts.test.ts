@@ -49,7 +49,7 @@ describe('searchStore', () => {
 });
 
 describe('hydrateEmbeddedSymlinks', () => {
-  it('restores library links the package postinstall did not make (npm ci --ignore-scripts)', () => {
+  it('restores library links a skipped postinstall did not make (npm ci --ignore-scripts)', () => {
     const installed = platformPackageRoot();
     expect(installed).toBeDefined();
 

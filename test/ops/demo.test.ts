@@ -116,7 +116,7 @@ describe('crypto-replicator demo', () => {
     expect(existsSync(dir)).toBe(false);
   }, 180_000);
 
-  it('stops a server left running by a killed demo (SIGKILL) when run again in its folder', async () => {
+  it('stops the server a killed demo (SIGKILL) left running, when run again there', async () => {
     const dir = join(scratch, 'killed');
     const demo = startDemo(['--dir', dir, '--rows', '200000']);
     const exited = exitOf(demo.child);
@@ -141,7 +141,7 @@ describe('crypto-replicator demo', () => {
     expect(postgresProcessesUnder(dir)).toEqual([]);
   }, 240_000);
 
-  it('uses the server in DATABASE_URL without an embedded one and drops what it created', async () => {
+  it('uses the server in DATABASE_URL, no embedded one, and drops what it created', async () => {
     const server = await startPostgres();
     try {
       const result = await runCli(['demo', '--rows', '100'], {

@@ -45,8 +45,8 @@ export function demoCommand(): Command {
     )
     .addHelpText(
       'after',
-      '\nWith DATABASE_URL set, the demo uses that server instead of an embedded one: it creates\n' +
-        'two new databases there (needs CREATEDB) and drops them at the end.',
+      '\nWith DATABASE_URL set, the demo uses that server instead of an embedded one:\n' +
+        'it creates two new databases there (needs CREATEDB) and drops them at the end.',
     )
     .action(action((flags: DemoFlags) => demo(flags)));
 }
