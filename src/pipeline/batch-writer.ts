@@ -38,7 +38,9 @@ export interface BatchWriterOptions {
  *
  * @example
  * ```ts
- * const writer = new BatchWriter({ store, sealer, source, stateDir, state, checkpointIntervalMs: 0 });
+ * const writer = new BatchWriter({
+ *   store, sealer, source, stateDir, state, checkpointIntervalMs: 0,
+ * });
  * await writer.enqueue(batch); // waits while the writer is full
  * await writer.drain();
  * ```

@@ -23,8 +23,8 @@ export function envelopeName(streamId: string, counter: number): string {
 /**
  * Seals batches the original design's way (`--format v1`): one envelope per row change, for a
  * single recipient, holding the row as JSON (json and jsonb columns nested, as `row_to_json`
- * does). Schema records have no place in v1 and are not written. The data is the new row for INSERT and UPDATE, the old row (or its key) for DELETE,
- * and `{ "tables": [...] }` for TRUNCATE.
+ * does). Schema records have no place in v1 and are not written. The data is the new row for
+ * INSERT and UPDATE, the old row (or its key) for DELETE, and `{ "tables": [...] }` for TRUNCATE.
  *
  * @example
  * ```ts

@@ -100,7 +100,7 @@ export async function openStream(options: OpenStreamOptions): Promise<OpenStream
         },
       );
 
-    // Sealed segments a crash left in the journal go in first, with the bytes they were sealed with.
+    // Sealed segments a crash left in the journal go in first, as the bytes they were sealed as.
     const journal = format === 'v2' ? new SegmentJournal(options.stateDir) : undefined;
     if (journal !== undefined) {
       const replayed = await replayJournal({

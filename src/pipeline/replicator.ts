@@ -9,6 +9,7 @@ import { MAX_SEGMENT_PLAINTEXT_BYTES } from '../segment/index.js';
 import type { ObjectStore } from '../store/store.js';
 import { BatchWriter } from './batch-writer.js';
 import { Batcher } from './batcher.js';
+import { nextOrDeadline } from './next-or-deadline.js';
 import { openStream } from './open-stream.js';
 import type { StateLock } from './state-lock.js';
 
@@ -53,11 +54,6 @@ export interface ReplicatorStatus extends HealthInput {
   pendingTransactions: number;
   source?: CaptureStatus;
 }
-
-type Outcome =
-  | { kind: 'tx'; result: IteratorResult<Transaction> }
-  | { kind: 'flush' }
-  | { kind: 'stop' };
 
 /**
  * Follows a capture source into a store: batch by size and time, cut on transaction boundaries,
@@ -241,10 +237,8 @@ export class Replicator {
       for (;;) {
         next ??= iterator.next();
         const opened = this.#batcher.pending?.openedAt;
-        const outcome = await this.#next(
-          next,
-          opened === undefined ? undefined : opened + flushIntervalMs,
-        );
+        const deadline = opened === undefined ? undefined : opened + flushIntervalMs;
+        const outcome = await nextOrDeadline(next, deadline, this.#stop.signal);
         if (outcome.kind === 'stop') break;
         if (outcome.kind === 'flush') {
           await this.#enqueue(this.#batcher.take());
@@ -304,34 +298,6 @@ export class Replicator {
     let changes = 0;
     for (const record of tx.records) if (record.kind === 'change') changes++;
     metrics.changesCaptured.inc(changes);
-  }
-
-  /** Wait for the next transaction, the flush deadline, or a stop request, whichever is first. */
-  #next(
-    next: Promise<IteratorResult<Transaction>>,
-    deadline: number | undefined,
-  ): Promise<Outcome> {
-    const waits: Array<Promise<Outcome>> = [next.then((result) => ({ kind: 'tx', result }))];
-    let timer: NodeJS.Timeout | undefined;
-    if (deadline !== undefined) {
-      const delay = Math.max(0, deadline - Date.now());
-      waits.push(
-        new Promise((resolve) => (timer = setTimeout(() => resolve({ kind: 'flush' }), delay))),
-      );
-    }
-    const signal = this.#stop.signal;
-    let onStop: (() => void) | undefined;
-    waits.push(
-      new Promise((resolve) => {
-        onStop = () => resolve({ kind: 'stop' });
-        if (signal.aborted) onStop();
-        else signal.addEventListener('abort', onStop, { once: true });
-      }),
-    );
-    return Promise.race(waits).finally(() => {
-      clearTimeout(timer);
-      if (onStop !== undefined) signal.removeEventListener('abort', onStop);
-    });
   }
 
   #onWatch(): void {
