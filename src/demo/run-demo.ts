@@ -24,6 +24,7 @@ import {
   SAMPLE_TABLE,
 } from './sample-workload.js';
 import { searchStore } from './search-store.js';
+import { waitUntil } from './wait-until.js';
 
 /** Default number of sample rows inserted (updates and deletes follow in proportion). */
 export const DEFAULT_DEMO_ROWS = 2_000;
@@ -251,23 +252,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   };
   await writeFile(join(dir, 'demo-summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
-}
-
-/** Poll `condition` until true; throws on timeout or when the demo is interrupted. */
-async function waitUntil(
-  condition: () => boolean,
-  options: { timeoutMs: number; signal?: AbortSignal; what: string },
-): Promise<void> {
-  const deadline = Date.now() + options.timeoutMs;
-  while (!condition()) {
-    if (options.signal?.aborted === true) throw new UsageError('run demo: interrupted');
-    if (Date.now() > deadline) {
-      throw new Error(
-        `run demo: timed out after ${options.timeoutMs} ms waiting for ${options.what}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** Seconds since `started`, for step lines: `1.4 s`. */
