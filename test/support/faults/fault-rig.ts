@@ -221,9 +221,28 @@ export async function drainAndCheck(
   replicator: ReplicatorProcess,
 ): Promise<{ result: CheckResult; drainMs?: number; exitCode: number | string }> {
   const history = await workload.stop();
-  const drainMs = rig.mode === 'notify' ? undefined : await timeToCatchUp(rig);
+  const drainMs =
+    rig.mode === 'notify' ? await notifyDrained(replicator) : await timeToCatchUp(rig);
   const exitCode = await replicator.stop();
   const { url } = await rig.restoreFresh();
   const result = await checkRestored({ history, sourceUrl: rig.sourceUrl, restoredUrl: url });
   return { result, drainMs, exitCode };
+}
+
+/**
+ * notify mode has no backlog in the source: wait until its spool is empty and nothing received
+ * waits unstored (from /metrics); returns the milliseconds that took.
+ */
+async function notifyDrained(replicator: ReplicatorProcess): Promise<number> {
+  const started = Date.now();
+  const gauge = (text: string, name: string) =>
+    Number(new RegExp(`^crypto_replicator_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 'NaN');
+  await waitFor(
+    async () => {
+      const metrics = (await replicator.probe('/metrics'))?.body ?? '';
+      return gauge(metrics, 'spool_depth') === 0 && gauge(metrics, 'pending_transactions') === 0;
+    },
+    { timeoutMs: 120_000, what: 'the notify spool to drain' },
+  );
+  return Date.now() - started;
 }

@@ -1,0 +1,114 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileStore } from '../../src/store/file-store.js';
+import { type RunningVault, startVault } from '../../src/vault/start-vault.js';
+import { checkRestored, formatCheck } from '../support/faults/checker.js';
+import { FAULT_KEYS } from '../support/faults/fault-keys.js';
+import { createRig, type FaultRig, timeToCatchUp } from '../support/faults/fault-rig.js';
+import { FaultWorkload } from '../support/faults/fault-workload.js';
+import { mib, runCliMeasured } from '../support/faults/peak-rss.js';
+import { killAllReplicators } from '../support/faults/replicator-process.js';
+import { longForm, scenarioRandom } from '../support/faults/seed.js';
+import { startTcpProxy, type TcpProxy } from '../support/faults/tcp-proxy.js';
+import { startPostgres, type TestPostgres } from '../support/postgres.js';
+
+/** The target of issue 6: peak RSS at most 256 MiB, for the replicator and for restore. */
+const MAX_RSS_BYTES = 256 * 1024 * 1024;
+/** Rows of the backlog: one million in the long form. */
+const BACKLOG_ROWS = longForm() ? 1_000_000 : 50_000;
+const ROWS_PER_TRANSACTION = 10_000;
+const WRITE = 'memory-write-token-0123456789abcdef';
+const READ = 'memory-read-token-0123456789abcdef';
+
+describe('memory while a store outage lets a backlog build, and while restoring it', () => {
+  let server: TestPostgres;
+  let vaultDir: string;
+  let vault: RunningVault;
+  let proxy: TcpProxy;
+  let rig: FaultRig;
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    vaultDir = await mkdtemp(join(tmpdir(), 'cr-faults-memory-'));
+    vault = await startVault({
+      store: new FileStore(vaultDir),
+      writeToken: WRITE,
+      readToken: READ,
+      port: 0,
+    });
+    proxy = await startTcpProxy({ targetPort: Number(new URL(vault.url).port) });
+  });
+  afterAll(async () => {
+    await killAllReplicators();
+    await proxy?.close();
+    await vault?.close();
+    await server?.destroy();
+    await rig?.cleanup();
+    if (vaultDir !== undefined) await rm(vaultDir, { recursive: true, force: true });
+  });
+
+  it(`keeps the replicator and restore under 256 MiB with a backlog of ${BACKLOG_ROWS} rows`, async () => {
+    const random = scenarioRandom(`memory, backlog of ${BACKLOG_ROWS} rows`);
+    rig = await createRig(server, 'logical', 'memory_logical', {
+      storeUrl: vault.url,
+      token: WRITE,
+      readToken: READ,
+    });
+    const replicator = await rig.start({ storeUrl: `http://127.0.0.1:${proxy.port}` });
+    await replicator.waitReady();
+    const workload = new FaultWorkload({ databaseUrl: rig.sourceUrl, random });
+
+    // The store goes away; the backlog builds in the source while the replicator waits.
+    await proxy.refuse();
+    const building = Date.now();
+    for (let written = 0; written < BACKLOG_ROWS; written += ROWS_PER_TRANSACTION) {
+      await workload.bulkInsert(Math.min(ROWS_PER_TRANSACTION, BACKLOG_ROWS - written));
+    }
+    const buildMs = Date.now() - building;
+    const duringOutage = (await replicator.peakRssBytes()) ?? 0;
+
+    // The store comes back; the replicator drains the backlog.
+    await proxy.listen();
+    const drainMs = await timeToCatchUp(rig, 1_800_000);
+    const afterDrain = (await replicator.peakRssBytes()) ?? 0;
+    expect(await replicator.stop()).toBe(0);
+
+    // A restore of everything, as a child process, measured the same way.
+    const target = await server.createDatabase('memory_restored');
+    const restoring = Date.now();
+    const restored = await runCliMeasured(
+      [
+        'restore',
+        '--store',
+        vault.url,
+        '--identity',
+        FAULT_KEYS.recoveryPem,
+        '--verify-key',
+        FAULT_KEYS.signingPub,
+        '--to',
+        target,
+      ],
+      { CLOUD_API_TOKEN: READ },
+    );
+    const restoreMs = Date.now() - restoring;
+    const result = await checkRestored({
+      history: await workload.stop(),
+      sourceUrl: rig.sourceUrl,
+      restoredUrl: target,
+    });
+
+    console.log(
+      `[faults] memory (backlog ${BACKLOG_ROWS} rows): replicator peak RSS ${mib(duringOutage)} ` +
+        `during the outage (${buildMs} ms to write), ${mib(afterDrain)} after draining it ` +
+        `(${drainMs} ms); restore peak RSS ${mib(restored.peakRssBytes)} (${restoreMs} ms)`,
+    );
+    console.log(formatCheck(`memory (backlog ${BACKLOG_ROWS} rows)`, result));
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(result.lost).toBe(0);
+    expect(result.differingTables).toEqual([]);
+    expect(afterDrain).toBeLessThanOrEqual(MAX_RSS_BYTES);
+    expect(restored.peakRssBytes).toBeLessThanOrEqual(MAX_RSS_BYTES);
+  }, 3_600_000);
+});
