@@ -8,6 +8,8 @@ import type { ListOptions, ObjectStore, PutResult } from './store.js';
 
 /** Names per list request unless a page size is given. */
 const DEFAULT_PAGE_SIZE = 1000;
+/** Longest server-requested wait honoured before a retry, in ms. */
+const MAX_RETRY_AFTER_MS = 10_000;
 const FOLDER = { segment: 'segments', checkpoint: 'checkpoints' } as const;
 
 /**
@@ -154,7 +156,7 @@ export class HttpStore implements ObjectStore {
     }
   }
 
-  #call(
+  async #call(
     method: string,
     path: string,
     what: string,
@@ -162,7 +164,21 @@ export class HttpStore implements ObjectStore {
   ): Promise<HttpResponse> {
     const headers: Record<string, string> = { accept: '*/*', ...options.headers };
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
-    return this.#client.request(method, path, { headers, body: options.body, what });
+    const response = await this.#client.request(method, path, {
+      headers,
+      body: options.body,
+      what,
+    });
+
+    // A throttled or restarting server says when to come back: wait that long (capped) before
+    // the caller's retry, on top of its own backoff.
+    const retryAfter = Number(response.headers['retry-after']);
+    if ((response.status === 429 || response.status === 503) && retryAfter > 0) {
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(retryAfter * 1000, MAX_RETRY_AFTER_MS)),
+      );
+    }
+    return response;
   }
 
   #resource(name: string): ReceiverObject {

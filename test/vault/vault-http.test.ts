@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../src/errors.js';
 import { FileStore } from '../../src/store/file-store.js';
+import { HttpStore } from '../../src/store/http-store.js';
 import { type RunningVault, startVault } from '../../src/vault/start-vault.js';
 import { objectBytes } from '../store/contract.js';
 
@@ -347,6 +349,13 @@ describe('vault rate limit', () => {
       expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
       // Health stays reachable for load balancers while a client is throttled.
       expect((await fetch(`${vault.url}/health`)).status).toBe(200);
+
+      // The client store treats throttling as transient: retried, not a usage error.
+      const client = new HttpStore(new URL(vault.url), { token: READ });
+      const error = await client.get('envelopes/x.json').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect((error as Error).message).toContain('HTTP 429');
+      await client.close();
     } finally {
       await vault.close();
       await rm(dir, { recursive: true, force: true });
