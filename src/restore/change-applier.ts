@@ -48,6 +48,8 @@ export interface ChangeApplierOptions {
 
 interface Batch {
   table: TargetTable;
+  /** `qualifiedName` of the table, computed once per batch. */
+  name: string;
   kind: 'upsert' | 'delete' | 'insert';
   columns: string[];
   rows: Map<string, Row> | Row[];
@@ -89,8 +91,61 @@ export class ChangeApplier {
     this.counts = counts;
   }
 
-  /** Apply one record of a transaction. */
-  async apply(record: ChangeRecord | SchemaRecord): Promise<void> {
+  /**
+   * Apply one record of a transaction. Returns undefined when the record only joined the
+   * current batch (the common case, kept free of promises), else a promise to await.
+   */
+  apply(record: ChangeRecord | SchemaRecord): Promise<void> | undefined {
+    if (record.kind === 'change') {
+      const fast = this.joinCurrentBatch(record);
+      if (fast !== false) return fast;
+    }
+    return this.applySlowly(record);
+  }
+
+  /**
+   * The hot path: an insert, update or delete of a keyed table that fits the batch being
+   * built. Returns false when the general path must handle it.
+   */
+  private joinCurrentBatch(change: ChangeRecord): Promise<void> | undefined | false {
+    const batch = this.batch;
+    if (batch === undefined || change.op === 'TRUNCATE') return false;
+    const table = batch.table;
+    if (table.table.name !== change.table.name || table.table.schema !== change.table.schema) {
+      return false;
+    }
+    const key = table.primaryKey;
+    let row: Row | undefined;
+    if (change.op === 'DELETE') {
+      if (batch.kind !== 'delete' || change.old === undefined) return false;
+      const old = change.old;
+      row = {};
+      for (const column of key) {
+        if (old[column] === undefined) return false;
+        row[column] = old[column];
+      }
+    } else {
+      row = change.new;
+      if (batch.kind !== 'upsert' || row === undefined || change.old !== undefined) return false;
+      let present = 0;
+      for (const column of batch.columns) if (row[column] !== undefined) present++;
+      if (present !== batch.columns.length || Object.keys(row).length !== present) return false;
+    }
+
+    // It fits: count it and add it.
+    const counts = this.tally(batch.name);
+    if (change.op === 'DELETE') counts.deleted++;
+    else if (change.op === 'UPDATE') counts.updated++;
+    else if (change.snapshot) counts.snapshotRows++;
+    else counts.inserted++;
+    if (this.addRow(batch, row, change.op === 'INSERT')) {
+      this.batch = undefined;
+      return this.dispatch(batch);
+    }
+    return undefined;
+  }
+
+  private async applySlowly(record: ChangeRecord | SchemaRecord): Promise<void> {
     if (!this.selected(record.table)) return;
     if (record.kind === 'schema') {
       await this.flush();
@@ -147,8 +202,8 @@ export class ChangeApplier {
     this.options.warn(message);
   }
 
-  private tally(table: TableName): TableCounts {
-    const key = qualifiedName(table);
+  private tally(table: TableName | string): TableCounts {
+    const key = typeof table === 'string' ? table : qualifiedName(table);
     let counts = this.counts.get(key);
     if (counts === undefined) {
       counts = { inserted: 0, updated: 0, deleted: 0, truncated: 0, snapshotRows: 0 };
@@ -376,26 +431,38 @@ export class ChangeApplier {
     let batch = this.batch;
     if (batch === undefined) {
       const rows = kind === 'insert' ? [] : new Map<string, Row>();
-      batch = { table, kind, columns, rows, insertsOnly: true, bytes: 0 };
+      batch = {
+        table,
+        name: qualifiedName(table.table),
+        kind,
+        columns,
+        rows,
+        insertsOnly: true,
+        bytes: 0,
+      };
       this.batch = batch;
     }
 
+    if (this.addRow(batch, row, insert)) {
+      this.batch = undefined;
+      await this.dispatch(batch);
+    }
+  }
+
+  /** Add a row to a batch; true when the batch is full and must be sent. */
+  private addRow(batch: Batch, row: Row, insert: boolean): boolean {
     // Within a batch the last change of a key wins, which is what applying them in turn gives.
     if (Array.isArray(batch.rows)) {
       batch.rows.push(row);
     } else {
-      const key = JSON.stringify(table.primaryKey.map((column) => row[column]));
+      const key = JSON.stringify(batch.table.primaryKey.map((column) => row[column]));
       batch.rows.delete(key);
       batch.rows.set(key, row);
     }
     batch.insertsOnly &&= insert;
-    for (const column of columns) batch.bytes += (row[column]?.length ?? 0) + 4;
-
+    for (const column of batch.columns) batch.bytes += (row[column]?.length ?? 0) + 4;
     const size = Array.isArray(batch.rows) ? batch.rows.length : batch.rows.size;
-    if (size >= MAX_BATCH_ROWS || batch.bytes >= MAX_BATCH_BYTES) {
-      this.batch = undefined;
-      await this.dispatch(batch);
-    }
+    return size >= MAX_BATCH_ROWS || batch.bytes >= MAX_BATCH_BYTES;
   }
 
   private async sendBatch(batch: Batch): Promise<void> {

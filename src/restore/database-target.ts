@@ -87,7 +87,10 @@ export class DatabaseTarget implements RestoreTarget {
 
   async apply(_stream: { streamId: string; sequence: number }, tx: Transaction): Promise<void> {
     await this.ensureOpen();
-    for (const record of tx.records) await this.applier.apply(record);
+    for (const record of tx.records) {
+      const pending = this.applier.apply(record);
+      if (pending !== undefined) await pending;
+    }
   }
 
   async commit(progress: RestoreProgress, options: { final?: boolean } = {}): Promise<void> {
