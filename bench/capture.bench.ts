@@ -12,6 +12,7 @@ import { Replicator } from '../src/pipeline/replicator.js';
 import { FileStore } from '../src/store/file-store.js';
 import { CLI_MAIN } from '../test/support/cli.js';
 import { freePort, startPostgres, type TestPostgres } from '../test/support/postgres.js';
+import { pipelineCeiling } from './pipeline-ceiling.js';
 import type { BenchReport } from './report.js';
 
 const execFileAsync = promisify(execFile);
@@ -172,6 +173,11 @@ async function backlogDrain(
     /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${second.child.pid}/status`, 'utf8'))?.[1],
   );
   await stopChild(second.child);
+  const ceiling = await pipelineCeiling({
+    rows: Math.min(BACKLOG_ROWS, 300_000),
+    recipient: await loadRecipient(RECOVERY_PUB),
+    work,
+  });
 
   const baseline = { name: 'pg_recvlogical', value: recvRate };
   const backlog = `backlog of ${BACKLOG_ROWS.toLocaleString('en-US')} rows`;
@@ -188,6 +194,13 @@ async function backlogDrain(
     unit: 'rows/s',
     baseline,
     target: '>= 0.8x',
+  });
+  report.add({
+    group: GROUP,
+    name: 'pipeline alone (synthetic changes, no PostgreSQL), to folder store',
+    value: ceiling,
+    unit: 'rows/s',
+    baseline,
   });
   report.add({
     group: GROUP,
