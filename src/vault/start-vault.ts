@@ -9,7 +9,7 @@ export interface StartVaultOptions extends VaultOptions {
 }
 
 export interface RunningVault {
-  /** Base URL clients use, e.g. `https://127.0.0.1:8443`. */
+  /** Base URL clients use, e.g. `https://127.0.0.1:8443` (with the base path, if any). */
   url: string;
   app: FastifyInstance;
   /** Stop accepting requests, finish those in flight, then close the store. */
@@ -38,7 +38,7 @@ export async function startVault(options: StartVaultOptions): Promise<RunningVau
   const printable = host.includes(':') ? `[${host}]` : host;
   let closed: Promise<void> | undefined;
   return {
-    url: `${scheme}://${printable}:${port}`,
+    url: `${scheme}://${printable}:${port}${(options.basePath ?? '').replace(/\/+$/, '')}`,
     app,
     close() {
       closed ??= (async () => {

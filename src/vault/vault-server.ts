@@ -53,6 +53,8 @@ export interface VaultOptions {
   writeToken: string;
   readToken: string;
   limits?: Partial<VaultLimits>;
+  /** Serve every endpoint under this path, e.g. `/api`. Default: the root. */
+  basePath?: string;
   /** PEM certificate and key: serve HTTPS. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   logger?: Logger;
@@ -77,6 +79,12 @@ export interface VaultContext {
  * ```
  */
 export async function createVaultServer(options: VaultOptions): Promise<FastifyInstance> {
+  const basePath = (options.basePath ?? '').replace(/\/+$/, '');
+  if (basePath !== '' && !/^(\/[A-Za-z0-9._-]+)+$/.test(basePath)) {
+    throw new UsageError(`invalid vault base path ${JSON.stringify(basePath)}`, {
+      hint: 'give a path such as /api (letters, digits, . _ - between slashes)',
+    });
+  }
   const tokens = new TokenCheck(options);
   const limits = { ...DEFAULT_VAULT_LIMITS, ...options.limits };
   const limiter = new RateLimiter({ ratePerSecond: limits.ratePerSecond, burst: limits.burst });
@@ -154,14 +162,20 @@ export async function createVaultServer(options: VaultOptions): Promise<FastifyI
     sendError(reply, 404, 'not_found', 'no such endpoint'),
   );
 
-  app.get('/health', async () => ({ status: 'ok' }));
-  app.get('/metrics', async (_request, reply) => {
-    reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  // Every endpoint under the base path, e.g. `/api` for the seed's `CLOUD_API_URL=…/api`.
   const context: VaultContext = { store: options.store, metrics, limits };
-  registerEnvelopeRoutes(app, context);
-  registerStreamRoutes(app, context);
+  await app.register(
+    async (scope) => {
+      scope.get('/health', async () => ({ status: 'ok' }));
+      scope.get('/metrics', async (_request, reply) => {
+        reply.type(metrics.registry.contentType);
+        return metrics.registry.metrics();
+      });
+      registerEnvelopeRoutes(scope, context);
+      registerStreamRoutes(scope, context);
+    },
+    { prefix: basePath },
+  );
   return app;
 }
 

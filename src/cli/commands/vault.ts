@@ -19,6 +19,7 @@ interface VaultFlags {
   s3ObjectLockDays?: string;
   s3ObjectLockMode: string;
   host: string;
+  basePath?: string;
   port: string;
   writeTokenFile: string;
   readTokenFile: string;
@@ -63,6 +64,7 @@ export function vaultCommand(): Command {
     )
     .option('--host <address>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
     .option('--port <n>', 'TCP port to listen on (0 picks a free one)', '8443')
+    .option('--base-path <path>', 'serve the API under this path, e.g. /api')
     .requiredOption('--write-token-file <file>', 'file holding the token that may only append')
     .requiredOption('--read-token-file <file>', 'file holding the token that may only read')
     .option('--tls-cert <file>', 'PEM certificate chain: serve HTTPS')
@@ -146,6 +148,7 @@ async function serveVault(flags: VaultFlags): Promise<void> {
     readToken: readTokenValue,
     host: flags.host,
     port,
+    basePath: flags.basePath,
     tls,
     logger: log,
     limits: { envelopeBytes, objectBytes, ratePerSecond, burst: ratePerSecond * 2 },
