@@ -58,6 +58,7 @@ export class BatchWriter {
   #lastCheckpointAt = 0;
   #ackBehind: string | undefined;
   #storedTransactions = 0;
+  #checkpointing: Promise<void> = Promise.resolve();
 
   constructor(options: BatchWriterOptions) {
     this.#options = options;
@@ -196,7 +197,15 @@ export class BatchWriter {
     await journal?.remove(sealed.sequence);
   }
 
-  async #checkpoint(force: boolean): Promise<void> {
+  // One checkpoint at a time: the timer's, the writer's and the final one could otherwise race
+  // and sign the same sequence twice with different times, which the store refuses.
+  #checkpoint(force: boolean): Promise<void> {
+    const run = this.#checkpointing.then(() => this.#checkpointNow(force));
+    this.#checkpointing = run.catch(() => {});
+    return run;
+  }
+
+  async #checkpointNow(force: boolean): Promise<void> {
     const { sealer, state, checkpointIntervalMs, metrics } = this.#options;
     if (sealer.checkpoint === undefined || state.lastSequence <= this.#checkpointedSequence) return;
     const due = Date.now() - this.#lastCheckpointAt >= checkpointIntervalMs;

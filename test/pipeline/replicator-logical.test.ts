@@ -7,7 +7,14 @@ import { createCaptureSource, installCapture } from '../../src/capture/index.js'
 import { parseTableName, type TableName } from '../../src/change/change.js';
 import { checkLiveness } from '../../src/observability/health.js';
 import { Replicator, type ReplicatorOptions } from '../../src/pipeline/replicator.js';
-import { openSegment, parseObjectName, segmentName } from '../../src/segment/index.js';
+import {
+  checkpointName,
+  openCheckpoint,
+  openSegment,
+  parseObjectName,
+  segmentHash,
+  segmentName,
+} from '../../src/segment/index.js';
 import { FileStore } from '../../src/store/file-store.js';
 import { openStore } from '../../src/store/open-store.js';
 import { startVault } from '../../src/vault/start-vault.js';
@@ -108,6 +115,16 @@ describe('replicator with logical capture', () => {
     const state = JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8'));
     expect(state.lastAcknowledgedPosition).toBe(stored.at(-1)!.position);
     expect(state.lastSequence).toBeGreaterThan(0);
+
+    // A signed checkpoint names the head segment by its hash.
+    const store = new FileStore(storeDir);
+    const head = await store.get(segmentName(state.streamId, state.lastSequence));
+    const checkpoint = openCheckpoint(
+      Buffer.from((await store.get(checkpointName(state.streamId, state.lastSequence)))!),
+      {},
+    );
+    expect(checkpoint.sequence).toBe(state.lastSequence);
+    expect(checkpoint.headHash.equals(segmentHash(Buffer.from(head!)))).toBe(true);
   });
 
   it('splits a transaction larger than a segment and keeps it whole when read back', async () => {
@@ -166,7 +183,6 @@ describe('replicator with logical capture', () => {
       stored > 1
         ? await new FileStore(storeDir).get(segmentName(state.streamId, stored - 1))
         : undefined;
-    const { segmentHash } = await import('../../src/segment/index.js');
     const rolledBack = {
       ...state,
       lastSequence: stored - 1,
