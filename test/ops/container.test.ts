@@ -230,6 +230,44 @@ describe('docker/entrypoint.sh with the image environment', () => {
   });
 });
 
+describe('docker/entrypoint.sh arguments', () => {
+  beforeAll(ensureBuilt);
+
+  it('passes arguments that start with a dash to `run`, and runs other commands as given', async () => {
+    const help = await runEntry(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.output).toContain('Usage: crypto-replicator run');
+
+    const verify = await runEntry(['verify', '--help']);
+    expect(verify.code).toBe(0);
+    expect(verify.output).toContain('Usage: crypto-replicator verify');
+  });
+
+  it('refuses to run without a database URL, naming the setting', async () => {
+    const result = await runEntry([]);
+    expect(result.code).toBe(2);
+    expect(result.output).toContain('error: missing --database-url');
+  });
+});
+
+function runEntry(args: string[]): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(`${ROOT}docker/entrypoint.sh`, args, {
+      env: { PATH: process.env.PATH, STATE_DIR: tmpdir() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, output }));
+  });
+}
+
 /** Build dist/ when it is missing or older than a source file (npm test builds it first). */
 async function ensureBuilt(): Promise<void> {
   const main = `${ROOT}dist/cli/main.js`;
