@@ -106,7 +106,7 @@ export class FileStore implements ObjectStore {
     // order on disk is not the byte order of whole names ("a-b" < "a/b" < "a0").
     const base = prefix.slice(0, prefix.lastIndexOf('/') + 1);
     const names: string[] = [];
-    await this.#walk(base, prefix, names);
+    await this.#walk(base, prefix, after, names);
     names.sort(compareNames);
     for (const name of names) {
       if (after !== undefined && compareNames(name, after) <= 0) continue;
@@ -116,7 +116,12 @@ export class FileStore implements ObjectStore {
 
   async close(): Promise<void> {}
 
-  async #walk(folderName: string, prefix: string, out: string[]): Promise<void> {
+  async #walk(
+    folderName: string,
+    prefix: string,
+    after: string | undefined,
+    out: string[],
+  ): Promise<void> {
     let entries: Dirent[];
     try {
       entries = await readdir(join(this.root, folderName), { withFileTypes: true });
@@ -130,10 +135,10 @@ export class FileStore implements ObjectStore {
       const name = `${folderName}${entry.name}`;
       if (entry.isDirectory()) {
         const child = `${name}/`;
-        // Descend only where names can still start with the prefix.
-        if (child.startsWith(prefix) || prefix.startsWith(child)) {
-          await this.#walk(child, prefix, out);
-        }
+        // Descend only where names can still start with the prefix and follow startAfter.
+        const overlaps = child.startsWith(prefix) || prefix.startsWith(child);
+        const passed = after !== undefined && child < after && !after.startsWith(child);
+        if (overlaps && !passed) await this.#walk(child, prefix, after, out);
       } else if (entry.isFile() && name.startsWith(prefix)) {
         out.push(name);
       }
