@@ -73,8 +73,11 @@ afterAll(async () => {
 });
 
 describe('crypto-replicator demo', () => {
-  it('replicates, finds nothing readable in the store, restores and matches digests', async () => {
-    const result = await runCli(['demo', '--rows', '300'], { env: { DATABASE_URL: '' } });
+  it('replicates through the vault, finds nothing readable in the store, restores and matches digests', async () => {
+    // The folder store without the vault is the path of the SIGKILL and DATABASE_URL tests.
+    const result = await runCli(['demo', '--vault', '--rows', '300'], {
+      env: { DATABASE_URL: '' },
+    });
 
     expect(result.stderr).not.toMatch(/^error:/m);
     expect(result.code).toBe(0);
@@ -82,6 +85,9 @@ describe('crypto-replicator demo', () => {
     expect(result.stdout).not.toContain('\u001b[');
     expect(result.stdout).toMatch(
       /replicated {2}510 changes \(300 inserts, 150 updates, 60 deletes/,
+    );
+    expect(result.stdout).toMatch(
+      /stored {6}\d+ sealed segments .* in vault http:\/\/127\.0\.0\.1:/,
     );
     expect(result.stdout).toMatch(/unreadable {2}searched all .* found nothing/);
     expect(result.stdout).toMatch(/verified {4}intact/);
