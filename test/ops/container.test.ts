@@ -233,7 +233,7 @@ describe('docker/entrypoint.sh with the image environment', () => {
 describe('docker/entrypoint.sh arguments', () => {
   beforeAll(ensureBuilt);
 
-  it('passes arguments that start with a dash to `run`, and runs other commands as given', async () => {
+  it('passes dash arguments to `run` and runs other commands as given', async () => {
     const help = await runEntry(['--help']);
     expect(help.code).toBe(0);
     expect(help.output).toContain('Usage: crypto-replicator run');

@@ -73,7 +73,7 @@ afterAll(async () => {
 });
 
 describe('crypto-replicator demo', () => {
-  it('replicates through the vault, finds nothing readable in the store, restores and matches digests', async () => {
+  it('replicates via the vault, finds nothing readable, restores, and digests match', async () => {
     // The folder store without the vault is the path of the SIGKILL and DATABASE_URL tests.
     const result = await runCli(['demo', '--vault', '--rows', '300'], {
       env: { DATABASE_URL: '' },
