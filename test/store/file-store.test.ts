@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/store/file-store.js';
 import { describeStoreContract } from './contract.js';
@@ -57,5 +58,37 @@ describe('FileStore on disk', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('FileStore listing, property-based', () => {
+  it('lists exactly the stored names under a prefix after startAfter, in byte order', async () => {
+    const segment = fc.constantFrom('a', 'a-b', 'a0', 'b', 'a.b', 'z_');
+    const name = fc.array(segment, { minLength: 1, maxLength: 3 }).map((parts) => parts.join('/'));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(name, { minLength: 1, maxLength: 8 }),
+        fc.constantFrom('', 'a', 'a/', 'a-', 'b/', 'a/a'),
+        fc.option(name, { nil: undefined }),
+        async (names, prefix, after) => {
+          // A name cannot also be a folder of another name: drop such pairs.
+          const files = names.filter((n) => !names.some((m) => m.startsWith(`${n}/`)));
+          const dir = await mkdtemp(join(tmpdir(), 'cr-filestore-prop-'));
+          try {
+            const store = new FileStore(dir);
+            for (const n of files) await store.put(n, Buffer.from(n));
+            const listed: string[] = [];
+            for await (const n of store.list(prefix, { startAfter: after })) listed.push(n);
+            const expected = files
+              .filter((n) => n.startsWith(prefix) && (after === undefined || n > after))
+              .sort((x, y) => (x < y ? -1 : 1));
+            expect(listed).toEqual(expected);
+          } finally {
+            await rm(dir, { recursive: true, force: true });
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
