@@ -223,10 +223,14 @@ function restoreInChild(
   });
 }
 
-/** BENCH_RESTORE_PROFILE=DIR writes a CPU profile of the restore child into DIR. */
+/**
+ * BENCH_RESTORE_PROFILE=DIR writes a CPU profile of the restore child into DIR;
+ * BENCH_RESTORE_NODE_FLAGS passes Node flags to it (e.g. --max-old-space-size=128).
+ */
 function profileFlags(): string[] {
   const dir = process.env.BENCH_RESTORE_PROFILE;
-  return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+  const extra = process.env.BENCH_RESTORE_NODE_FLAGS?.split(' ').filter((f) => f !== '') ?? [];
+  return dir === undefined ? extra : [...extra, '--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
 /** The child: restore, then print the duration and this process's peak RSS. */

@@ -1,29 +1,15 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import type { ChangeRecord, Row, SchemaRecord, TableName } from '../change/change.js';
 import { qualifiedName } from '../change/change.js';
 import { IntegrityError, UsageError } from '../errors.js';
-import {
-  columnArrays,
-  copyStatement,
-  copyText,
-  deleteStatement,
-  insertStatement,
-  matchedRowStatement,
-  upsertStatement,
-} from './batch-sql.js';
+
+export { COPY_MIN_ROWS, MAX_BATCH_BYTES, MAX_BATCH_ROWS } from './change-batch.js';
+
+import { matchedRowStatement } from './batch-sql.js';
+import { addRow, type Batch, sendBatch } from './change-batch.js';
 import { addMissingColumns, createTable } from './create-schema.js';
 import { describeError } from './database-error.js';
 import { describeTable, type TargetTable, tableHasRows } from './target-catalog.js';
-
-/** Rows per batch statement; bounds memory and statement size. */
-export const MAX_BATCH_ROWS = 5_000;
-/** Approximate text bytes per batch statement. */
-export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
-/** Smallest insert batch sent with COPY rather than INSERT … SELECT unnest. */
-export const COPY_MIN_ROWS = 32;
 
 /** What was applied to one table. */
 export interface TableCounts {
@@ -44,17 +30,6 @@ export interface ChangeApplierOptions {
   tables?: Set<string>;
   /** Receives each warning once (no row data). */
   warn: (message: string) => void;
-}
-
-interface Batch {
-  table: TargetTable;
-  /** `qualifiedName` of the table, computed once per batch. */
-  name: string;
-  kind: 'upsert' | 'delete' | 'insert';
-  columns: string[];
-  rows: Map<string, Row> | Row[];
-  insertsOnly: boolean;
-  bytes: number;
 }
 
 /**
@@ -138,7 +113,7 @@ export class ChangeApplier {
     else if (change.op === 'UPDATE') counts.updated++;
     else if (change.snapshot) counts.snapshotRows++;
     else counts.inserted++;
-    if (this.addRow(batch, row, change.op === 'INSERT')) {
+    if (addRow(batch, row, change.op === 'INSERT')) {
       this.batch = undefined;
       return this.dispatch(batch);
     }
@@ -171,7 +146,7 @@ export class ChangeApplier {
    */
   private async dispatch(batch: Batch): Promise<void> {
     await this.inflight;
-    const sending = this.sendBatch(batch).catch((error: unknown) => {
+    const sending = sendBatch(this.options.client, batch).catch((error: unknown) => {
       throw describeError(`apply changes to table ${qualifiedName(batch.table.table)}`, error);
     });
     // Observed by the next dispatch or flush; this keeps Node from reporting it meanwhile.
@@ -443,67 +418,9 @@ export class ChangeApplier {
       this.batch = batch;
     }
 
-    if (this.addRow(batch, row, insert)) {
+    if (addRow(batch, row, insert)) {
       this.batch = undefined;
       await this.dispatch(batch);
     }
-  }
-
-  /** Add a row to a batch; true when the batch is full and must be sent. */
-  private addRow(batch: Batch, row: Row, insert: boolean): boolean {
-    // Within a batch the last change of a key wins, which is what applying them in turn gives.
-    if (Array.isArray(batch.rows)) {
-      batch.rows.push(row);
-    } else {
-      const key = JSON.stringify(batch.table.primaryKey.map((column) => row[column]));
-      batch.rows.delete(key);
-      batch.rows.set(key, row);
-    }
-    batch.insertsOnly &&= insert;
-    for (const column of batch.columns) batch.bytes += (row[column]?.length ?? 0) + 4;
-    const size = Array.isArray(batch.rows) ? batch.rows.length : batch.rows.size;
-    return size >= MAX_BATCH_ROWS || batch.bytes >= MAX_BATCH_BYTES;
-  }
-
-  private async sendBatch(batch: Batch): Promise<void> {
-    const { client } = this.options;
-    const rows = Array.isArray(batch.rows) ? batch.rows : [...batch.rows.values()];
-    if (rows.length === 0) return;
-
-    if (batch.kind === 'delete') {
-      const sql = deleteStatement(batch.table);
-      await client.query({ ...sql, values: columnArrays(rows, batch.columns) });
-      return;
-    }
-
-    if (batch.kind === 'insert') {
-      if (rows.length >= COPY_MIN_ROWS) await this.copyRows(batch, rows);
-      else {
-        const sql = insertStatement(batch.table, batch.columns);
-        await client.query({ ...sql, values: columnArrays(rows, batch.columns) });
-      }
-      return;
-    }
-
-    // Inserts go in with COPY; a key already present (a snapshot overlapping the changes,
-    // a replay) rolls back to the savepoint and the batch is sent again as an upsert.
-    if (batch.insertsOnly && rows.length >= COPY_MIN_ROWS) {
-      await client.query('SAVEPOINT cr_copy');
-      try {
-        await this.copyRows(batch, rows);
-        await client.query('RELEASE SAVEPOINT cr_copy');
-        return;
-      } catch (error) {
-        if ((error as { code?: string }).code !== '23505') throw error;
-        await client.query('ROLLBACK TO SAVEPOINT cr_copy');
-      }
-    }
-    const sql = upsertStatement(batch.table, batch.columns);
-    await client.query({ ...sql, values: columnArrays(rows, batch.columns) });
-  }
-
-  private async copyRows(batch: Batch, rows: Row[]): Promise<void> {
-    const stream = this.options.client.query(copyFrom(copyStatement(batch.table, batch.columns)));
-    await pipeline(Readable.from([copyText(rows, batch.columns)]), stream);
   }
 }

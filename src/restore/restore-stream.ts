@@ -120,11 +120,7 @@ export async function restoreStream(options: RestoreStreamOptions): Promise<Stre
       }
       lastSequenceSeen = segment.sequence;
       result.segmentsRead++;
-      for (const recipient of segment.header.recipients) {
-        if (options.identities.some((identity) => identity.keyId === recipient.keyId)) {
-          options.usedIdentities.add(recipient.keyId);
-        }
-      }
+      noteKeys(options, segment);
 
       // Apply its transactions in order.
       for (const tx of segment.transactions) {
@@ -203,6 +199,22 @@ export async function restoreStream(options: RestoreStreamOptions): Promise<Stre
     throw error;
   } finally {
     await segments.return?.(undefined);
+  }
+}
+
+/** Record which keys the segment names: its signer, recipients, and the identity used. */
+function noteKeys(options: RestoreStreamOptions, segment: ReadSegment): void {
+  const { result } = options;
+  if (!result.signerKeyIds.includes(segment.header.signerKeyId)) {
+    result.signerKeyIds.push(segment.header.signerKeyId);
+  }
+  for (const recipient of segment.header.recipients) {
+    if (!result.recipientKeyIds.includes(recipient.keyId)) {
+      result.recipientKeyIds.push(recipient.keyId);
+    }
+    if (options.identities.some((identity) => identity.keyId === recipient.keyId)) {
+      options.usedIdentities.add(recipient.keyId);
+    }
   }
 }
 

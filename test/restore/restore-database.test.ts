@@ -99,7 +99,10 @@ describe('restore into PostgreSQL', () => {
       { id: 30, name: 'moved' },
     ]);
     expect(report.complete).toBe(true);
+    expect(report.keys.identityKeyIds).toEqual([keys.identity.keyId]);
     expect(report.streams[0]).toMatchObject({
+      signerKeyIds: [keys.signingKey.keyId],
+      recipientKeyIds: [keys.recipient.keyId],
       appliedThroughSequence: 3,
       transactionsApplied: 4,
       lastPosition: '4',
