@@ -15,6 +15,7 @@ export {
 export { readPassphraseFile } from './passphrase-file.js';
 export {
   ED25519_PUBLIC_KEY_BYTES,
+  ed25519KeyIdOfRaw,
   generateSigningKey,
   loadSigningKey,
   loadVerifyKey,

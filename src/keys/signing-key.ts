@@ -1,4 +1,4 @@
-import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { keyIdOf } from './key-id.js';
 import type { SigningKey, VerifyKey } from './key-types.js';
@@ -125,13 +125,38 @@ export function verifyKeyFromRaw(raw: Buffer): VerifyKey {
   if (raw.length !== ED25519_PUBLIC_KEY_BYTES) {
     throw new TypeError(`an Ed25519 public key has 32 bytes, got ${raw.length}`);
   }
+
+  // NOTE: parsing a key costs about as much as an RSA decryption on this OpenSSL, and a stream
+  // has one signer, so parsed keys are kept (public data only, a bounded number of them).
+  const cacheKey = raw.toString('hex');
+  const cached = VERIFY_KEY_CACHE.get(cacheKey);
+  if (cached !== undefined) return cached;
   const publicKey = createPublicKey({
     key: Buffer.concat([ED25519_SPKI_PREFIX, raw]),
     format: 'der',
     type: 'spki',
   });
-  return { keyId: keyIdOf(publicKey), publicKey };
+  const verifyKey = { keyId: keyIdOf(publicKey), publicKey };
+  if (VERIFY_KEY_CACHE.size >= VERIFY_KEY_CACHE_SIZE) VERIFY_KEY_CACHE.clear();
+  VERIFY_KEY_CACHE.set(cacheKey, verifyKey);
+  return verifyKey;
 }
+
+/**
+ * The key id of a raw 32-byte Ed25519 public key, without parsing it: SHA-256 of its SPKI DER.
+ *
+ * @example
+ * ```ts
+ * ed25519KeyIdOfRaw(header.signerPublicKey) === verifyKey.keyId; // => true for the signer
+ * ```
+ */
+export function ed25519KeyIdOfRaw(raw: Buffer): string {
+  return createHash('sha256').update(ED25519_SPKI_PREFIX).update(raw).digest('hex');
+}
+
+/** Parsed signer keys, by raw key in hex. */
+const VERIFY_KEY_CACHE = new Map<string, VerifyKey>();
+const VERIFY_KEY_CACHE_SIZE = 64;
 
 function checkEd25519(key: KeyObject, source: string, what: string): void {
   if (key.asymmetricKeyType !== 'ed25519') {

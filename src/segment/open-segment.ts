@@ -52,7 +52,14 @@ export function readSegmentHeader(bytes: Buffer, options: ReadSegmentOptions = {
       { hint: 'the segment was not written by the expected replicator; do not trust it' },
     );
   }
-  const verifyKey = options.verifyKey ?? verifyKeyFromRaw(header.signerPublicKey);
+  let verifyKey = options.verifyKey;
+  if (verifyKey === undefined) {
+    try {
+      verifyKey = verifyKeyFromRaw(header.signerPublicKey);
+    } catch {
+      throw new AuthenticationError(`verify segment "${name}": ${FAILED}`);
+    }
+  }
   const signedLength = header.totalLength - SIGNATURE_BYTES;
   const signature = bytes.subarray(signedLength);
   if (!verify(null, bytes.subarray(0, signedLength), verifyKey.publicKey, signature)) {

@@ -1,6 +1,6 @@
 import { IntegrityError } from '../errors.js';
 import { KEY_ID_BYTES } from '../keys/key-id.js';
-import { verifyKeyFromRaw } from '../keys/signing-key.js';
+import { ed25519KeyIdOfRaw } from '../keys/signing-key.js';
 import {
   CIPHER_AES_256_GCM,
   Compression,
@@ -156,12 +156,7 @@ export function decodeHeader(bytes: Buffer, name: string): SegmentHeader {
     throw bad(`payload length ${payloadLength} out of range`);
   }
   const signerPublicKey = Buffer.from(bytes.subarray(88, 120));
-  let signerKeyId: string;
-  try {
-    signerKeyId = verifyKeyFromRaw(signerPublicKey).keyId;
-  } catch {
-    throw bad('the signer public key is not an Ed25519 key');
-  }
+  const signerKeyId = ed25519KeyIdOfRaw(signerPublicKey);
 
   // Recipients: 1..255 entries, strictly ascending by (type id, key id), known types checked.
   const count = bytes.readUInt8(120);

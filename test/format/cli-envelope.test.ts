@@ -217,7 +217,7 @@ describe.concurrent('crypto-replicator encrypt, decrypt and inspect', { timeout:
     expectCleanError(wrong, 2, /wrong passphrase/, { hint: true });
   });
 
-  it('rejects an RSA key under 2048 bits and a file that is not PEM', async () => {
+  it('rejects an RSA identity under 2048 bits', async () => {
     const small = await runCli([
       'decrypt',
       '--identity',
@@ -225,6 +225,9 @@ describe.concurrent('crypto-replicator encrypt, decrypt and inspect', { timeout:
       segment,
     ]);
     expectCleanError(small, 2, /RSA key of 1024 bits, at least 2048 required/);
+  });
+
+  it('rejects an identity file that is not PEM', async () => {
     const notPem = await runCli([
       'decrypt',
       '--identity',

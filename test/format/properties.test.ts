@@ -145,7 +145,7 @@ describe('v2 codecs (property tests)', () => {
           expect(encodeHeader(decoded)).toEqual(bytes.subarray(0, decoded.headerLength));
         },
       ),
-      { numRuns: 2000 },
+      { numRuns: 500 },
     );
   });
 
