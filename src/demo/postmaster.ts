@@ -61,7 +61,7 @@ export function requestPostmasterStop(dataDir: string): number | undefined {
 /**
  * Stop the server of a data folder (one left behind by a killed demo, or ours) and wait until
  * its process is gone; escalates to SIGQUIT (immediate shutdown) when the deadline passes.
- * Resolves true when a server was stopped.
+ * Resolves true when a server was stopped, false when none ran or it would not go away.
  *
  * @example
  * ```ts
@@ -75,7 +75,7 @@ export async function stopPostmaster(
   const pid = requestPostmasterStop(dataDir);
   if (pid === undefined) return false;
 
-  // Wait for the process to exit; PostgreSQL removes postmaster.pid on a clean stop.
+  // Wait for the process to exit; escalate, and give up after three times the timeout.
   const deadline = Date.now() + timeoutMs;
   let escalated = false;
   while (isAlive(pid)) {
@@ -84,17 +84,25 @@ export async function stopPostmaster(
       signal(pid, 'SIGQUIT');
     }
     if (Date.now() > deadline + timeoutMs) signal(pid, 'SIGKILL');
+    if (Date.now() > deadline + 2 * timeoutMs) return false;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return true;
 }
 
+/** True while the process exists and is not a zombie waiting to be reaped. */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ..."; state Z is an exited process not yet reaped.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 
