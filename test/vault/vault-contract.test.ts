@@ -15,6 +15,9 @@ describeStoreContract('HttpStore through the vault on a folder', async ({ pageSi
     readToken: READ_TOKEN,
     port: 0,
     limits: { ratePerSecond: 10_000, burst: 10_000 },
+  }).catch(async (error: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
   });
   return {
     store: twoTokenStore(vault.url, { pageSize }),
