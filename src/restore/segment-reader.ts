@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import type { Transaction } from '../change/change.js';
 import { AuthenticationError, IntegrityError, UsageError } from '../errors.js';
 import type { Identity, VerifyKey } from '../keys/index.js';
@@ -14,8 +15,8 @@ import {
 import type { ObjectStore } from '../store/store.js';
 import { prefetch } from './prefetch.js';
 
-/** Segments fetched and decrypted ahead of the one being applied. */
-export const DEFAULT_PREFETCH_SEGMENTS = 3;
+/** Segments fetched ahead of the one being applied (one of them is also decrypted ahead). */
+export const DEFAULT_PREFETCH_SEGMENTS = 4;
 
 /** One verified, decrypted segment. */
 export interface ReadSegment {
@@ -68,7 +69,14 @@ export async function* readStream(options: ReadStreamOptions): AsyncGenerator<Re
   let expected = options.afterSequence + 1;
   let previousHash = options.previousHash;
   let signer = options.signerKeyId;
-  for await (const segment of prefetch(names, (name) => fetchSegment(options, name), depth)) {
+  // Raw bytes are fetched `depth` ahead (they are small, compressed); only the next segment is
+  // decrypted and decoded ahead, in the time the caller spends waiting on its database.
+  const fetched = prefetch(names, (name) => fetchObjects(options, name), depth);
+  const decode = async (objects: FetchedSegment) => {
+    await setImmediate();
+    return openFetched(options, objects);
+  };
+  for await (const segment of prefetch(fetched, decode, 1)) {
     // The listing must hold exactly the next sequence number.
     if (segment.sequence !== expected) {
       throw new IntegrityError(
@@ -119,14 +127,36 @@ async function* limitNames(
 }
 
 /** Fetch, authenticate and decrypt one segment. */
-async function fetchSegment(options: ReadStreamOptions, name: string): Promise<ReadSegment> {
+interface FetchedSegment {
+  name: string;
+  buffer: Buffer;
+  /** The checkpoint of the same sequence, when the store has one. */
+  checkpoint?: Buffer;
+}
+
+/** Fetch a segment and the checkpoint of its sequence. */
+async function fetchObjects(options: ReadStreamOptions, name: string): Promise<FetchedSegment> {
   const bytes = await options.store.get(name);
   if (bytes === undefined) {
     throw new IntegrityError(`read segment ${name}: listed but gone`, {
       hint: 'the store changed while reading; run the command again',
     });
   }
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const parsed = parseObjectName(name)!;
+  const checkpoint = await options.store.get(checkpointName(options.streamId, parsed.sequence));
+  return {
+    name,
+    buffer: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    checkpoint:
+      checkpoint === undefined
+        ? undefined
+        : Buffer.from(checkpoint.buffer, checkpoint.byteOffset, checkpoint.byteLength),
+  };
+}
+
+/** Authenticate, check and decrypt one fetched segment. */
+function openFetched(options: ReadStreamOptions, fetched: FetchedSegment): ReadSegment {
+  const { name, buffer } = fetched;
   const parsed = parseObjectName(name)!;
 
   // Header first: signature, and whether one of our identities is a recipient.
@@ -153,7 +183,7 @@ async function fetchSegment(options: ReadStreamOptions, name: string): Promise<R
 
   // A checkpoint for this sequence, when there is one, must name this very segment.
   const hash = segmentHash(buffer);
-  await checkOwnCheckpoint(options, parsed.sequence, name, hash);
+  checkOwnCheckpoint(options, fetched, hash);
 
   // Then the payload, with only the matching identities.
   const opened = openSegment(buffer, { identities: matching, verifyKey: options.verifyKey, name });
@@ -172,20 +202,21 @@ async function fetchSegment(options: ReadStreamOptions, name: string): Promise<R
  * each stored segment): a segment replaced by another authentic one of the same sequence is
  * caught here, before it is applied, rather than at the next segment's chain link.
  */
-async function checkOwnCheckpoint(
+function checkOwnCheckpoint(
   options: ReadStreamOptions,
-  sequence: number,
-  name: string,
+  fetched: FetchedSegment,
   hash: Buffer,
-): Promise<void> {
-  const checkpoint = checkpointName(options.streamId, sequence);
-  const bytes = await options.store.get(checkpoint);
-  if (bytes === undefined) return;
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const opened = openCheckpoint(buffer, { verifyKey: options.verifyKey, name: checkpoint });
+): void {
+  if (fetched.checkpoint === undefined) return;
+  const parsed = parseObjectName(fetched.name)!;
+  const checkpoint = checkpointName(options.streamId, parsed.sequence);
+  const opened = openCheckpoint(fetched.checkpoint, {
+    verifyKey: options.verifyKey,
+    name: checkpoint,
+  });
   if (!opened.headHash.equals(hash)) {
     throw new IntegrityError(
-      `verify segment ${name}: checkpoint ${checkpoint} names another segment for this sequence: the segment was replaced`,
+      `verify segment ${fetched.name}: checkpoint ${checkpoint} names another segment for this sequence: the segment was replaced`,
       { hint: 'run "crypto-replicator verify" for a full report of the store' },
     );
   }
