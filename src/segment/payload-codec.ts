@@ -4,13 +4,11 @@ import type {
   Operation,
   Row,
   SchemaRecord,
-  TableName,
   Transaction,
   TypeSchema,
 } from '../change/change.js';
-
-const OPERATIONS = new Set(['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']);
-const TYPE_KINDS = new Set(['enum', 'domain', 'composite']);
+import { transactionProblem } from './transaction-problem.js';
+import { isRow, isStringArray, OPERATION_NAMES, TYPE_KINDS } from './value-guards.js';
 
 /**
  * Serialise transactions as the v2 payload (docs/FORMAT.md, "Payload"): UTF-8 JSON lines, one
@@ -157,7 +155,7 @@ function decodeChange(record: unknown[], number: number): ChangeRecord {
   const snapshot = record[8];
   if (typeof schema !== 'string' || typeof name !== 'string')
     throw recordError(number, 'table is not text');
-  if (typeof op !== 'string' || !OPERATIONS.has(op)) throw recordError(number, 'unknown op');
+  if (typeof op !== 'string' || !OPERATION_NAMES.has(op)) throw recordError(number, 'unknown op');
   if (newRow !== null && !isRow(newRow))
     throw recordError(number, 'new is not a row of text values');
   if (oldRow !== null && !isRow(oldRow))
@@ -211,93 +209,12 @@ function decodeSchema(record: unknown[], number: number): SchemaRecord {
   return decoded;
 }
 
-/** Say what is wrong with a value that should be a Transaction, or undefined when it is one. */
-export function transactionProblem(value: unknown): string | undefined {
-  if (!isObject(value)) return 'not an object';
-  if (typeof value.xid !== 'string') return 'xid is not a string';
-  if (typeof value.commitTime !== 'string') return 'commitTime is not a string';
-  if (typeof value.position !== 'string') return 'position is not a string';
-  if (value.continues !== undefined && typeof value.continues !== 'boolean') {
-    return 'continues is not a boolean';
-  }
-  if (!Array.isArray(value.records)) return 'records is not an array';
-  for (let index = 0; index < value.records.length; index++) {
-    const problem = recordProblem(value.records[index]);
-    if (problem !== undefined) return `record ${index + 1}: ${problem}`;
-  }
-  return undefined;
-}
-
-function recordProblem(value: unknown): string | undefined {
-  if (!isObject(value)) return 'not an object';
-  if (!isTable(value.table)) return 'table is not {schema, name}';
-  if (value.kind === 'change') {
-    if (typeof value.op !== 'string' || !OPERATIONS.has(value.op)) return 'unknown op';
-    if (value.new !== undefined && !isRow(value.new)) return 'new is not a row of text values';
-    if (value.old !== undefined && !isRow(value.old)) return 'old is not a row of text values';
-    if (value.unchanged !== undefined && !isStringArray(value.unchanged)) {
-      return 'unchanged is not a list of column names';
-    }
-    if (
-      value.tables !== undefined &&
-      !(Array.isArray(value.tables) && value.tables.every(isTable))
-    ) {
-      return 'tables is not a list of tables';
-    }
-    if (value.snapshot !== undefined && typeof value.snapshot !== 'boolean') {
-      return 'snapshot is not a boolean';
-    }
-    return undefined;
-  }
-  if (value.kind === 'schema') {
-    const columns = value.columns;
-    if (!Array.isArray(columns) || !columns.every(isColumn)) return 'columns are malformed';
-    if (!isStringArray(value.primaryKey)) return 'primaryKey is not a list of column names';
-    if (value.types !== undefined && !(Array.isArray(value.types) && value.types.every(isType))) {
-      return 'types are malformed';
-    }
-    return undefined;
-  }
-  return 'kind is neither change nor schema';
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isTable(value: unknown): value is TableName {
-  return isObject(value) && typeof value.schema === 'string' && typeof value.name === 'string';
-}
-
 function isTablePair(value: unknown): boolean {
   return (
     Array.isArray(value) &&
     value.length === 2 &&
     typeof value[0] === 'string' &&
     typeof value[1] === 'string'
-  );
-}
-
-function isRow(value: unknown): value is Row {
-  if (!isObject(value)) return false;
-  const cells = Object.values(value);
-  for (let index = 0; index < cells.length; index++) {
-    const cell = cells[index];
-    if (cell !== null && typeof cell !== 'string') return false;
-  }
-  return true;
-}
-
-function isStringArray(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((item) => typeof item === 'string');
-}
-
-function isColumn(value: unknown): boolean {
-  return (
-    isObject(value) &&
-    typeof value.name === 'string' &&
-    typeof value.type === 'string' &&
-    typeof value.notNull === 'boolean'
   );
 }
 
@@ -308,17 +225,6 @@ function isColumnTriple(value: unknown): boolean {
     typeof value[0] === 'string' &&
     typeof value[1] === 'string' &&
     typeof value[2] === 'boolean'
-  );
-}
-
-function isType(value: unknown): boolean {
-  return (
-    isObject(value) &&
-    typeof value.schema === 'string' &&
-    typeof value.name === 'string' &&
-    typeof value.kind === 'string' &&
-    TYPE_KINDS.has(value.kind) &&
-    typeof value.definition === 'string'
   );
 }
 
