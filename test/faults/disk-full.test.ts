@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import {
 import { FaultWorkload } from '../support/faults/fault-workload.js';
 import { mountSmallDisk, type SmallDisk } from '../support/faults/full-disk.js';
 import { watchHealth } from '../support/faults/health-watch.js';
-import { killAllReplicators } from '../support/faults/replicator-process.js';
+import { killAllReplicators, tail } from '../support/faults/replicator-process.js';
 import { scenarioRandom } from '../support/faults/seed.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { waitFor } from '../support/wait-for.js';
@@ -73,7 +73,7 @@ describe('the disk under the state folder, spool and store full, then freed', ()
       const filled = await disk.fill();
       await waitFor(() => watch.snapshot().unhealthy > 0 || exited !== undefined, {
         timeoutMs: 30_000,
-        what: '/healthz to report the full disk, or the replicator to stop',
+        what: `/healthz to report the full disk, or the replicator to stop:\n${tail(replicator.output())}`,
       });
       const health = await watch.stop();
       await disk.free();
@@ -96,6 +96,13 @@ describe('the disk under the state folder, spool and store full, then freed', ()
       await workload.waitForCommits(20);
       const { result, exitCode } = await drainAndCheck(rig, workload, running);
       console.log(formatCheck(`full disk (${mode})`, result));
+      const streams = await readdir(join(disk.dir, 'store', 'streams')).catch(() => []);
+      console.log(
+        `[faults] full disk (${mode}): store holds ${streams.length} stream(s); state.json: ` +
+          `${await readFile(join(stateDir, 'state.json'), 'utf8').catch((e: Error) => e.message)}`,
+      );
+      if (result.lost > 0)
+        console.log(tail(replicator.output(), 30), '\n---\n', tail(running.output(), 30));
 
       expect(exitCode).toBe(0);
       expect(result.duplicated).toBe(0);

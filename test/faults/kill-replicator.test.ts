@@ -30,7 +30,7 @@ describe('replicator killed with SIGKILL during a sustained workload', () => {
   /** Kill and restart `kills` times while the workload writes; return the checker's figures. */
   async function killRepeatedly(mode: FaultMode, kills: number) {
     const random = scenarioRandom(`SIGKILL ×${kills} (${mode})`);
-    const rig = await createRig(server, mode, `kill_${mode}`);
+    const rig = await createRig(server, mode, `kill_${mode}_${kills}`);
     rigs.push(rig);
     let replicator = await rig.start();
     await replicator.waitReady();
@@ -47,7 +47,9 @@ describe('replicator killed with SIGKILL during a sustained workload', () => {
       replicator = await rig.start();
       // Up again (live); the next kill may land during start-up or catch-up, on purpose.
       await replicator.waitLive(90_000).catch((error: Error) => {
-        throw new Error(`${error.message}\n${tail(replicator.output())}`);
+        throw new Error(
+          `after kill ${kill + 1} of ${kills}: ${error.message}\n${tail(replicator.output())}`,
+        );
       });
       restartMs.push(Date.now() - started);
     }
