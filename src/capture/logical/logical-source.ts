@@ -22,6 +22,8 @@ import { TextPgoutputPlugin, type UndecodableMessage } from './text-pgoutput-plu
 
 /** How often the slot's lag is read and a status update is sent to the server. */
 export const SLOT_STATUS_INTERVAL_MS = 5_000;
+/** Give up on a connection attempt after this long (and retry with backoff). */
+const CONNECT_TIMEOUT_MS = 10_000;
 /** Lag above which a warning is logged (bytes of WAL the slot holds back). */
 export const SLOT_LAG_WARN_BYTES = 1024 ** 3;
 
@@ -150,7 +152,6 @@ export class LogicalCaptureSource implements CaptureSource {
     this.queue.close();
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.sendConfirmed();
-    await this.service?.destroy().catch(() => {});
     await this.loop;
     await this.control?.end().catch(() => {});
     this.state.connected = false;
@@ -233,7 +234,11 @@ export class LogicalCaptureSource implements CaptureSource {
   /** One replication connection, until it ends or fails. */
   private async stream(onStarted: () => void): Promise<void> {
     const service = new LogicalReplicationService(
-      { connectionString: this.options.databaseUrl, application_name: 'crypto-replicator' },
+      {
+        connectionString: this.options.databaseUrl,
+        application_name: 'crypto-replicator',
+        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      },
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
     );
     this.service = service;
@@ -241,7 +246,19 @@ export class LogicalCaptureSource implements CaptureSource {
     service.on('error', (error: Error) => {
       failure ??= error;
     });
+    // NOTE: ending the library's client while it is still connecting leaks that connection
+    // (the library drops its listeners), so a stop() that lands then waits for 'start'.
+    let started = false;
+    const onAbort = () => {
+      if (started) void service.destroy().catch(() => {});
+    };
+    this.abort.signal.addEventListener('abort', onAbort);
     service.on('start', () => {
+      started = true;
+      if (this.abort.signal.aborted) {
+        onAbort();
+        return;
+      }
       onStarted();
       this.state.connected = true;
       this.state.problem = undefined;
@@ -260,6 +277,7 @@ export class LogicalCaptureSource implements CaptureSource {
         this.options.slotName,
       );
     } finally {
+      this.abort.signal.removeEventListener('abort', onAbort);
       await service.destroy().catch(() => {});
       this.service = undefined;
     }

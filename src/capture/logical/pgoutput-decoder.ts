@@ -83,7 +83,6 @@ export function postgresTimeToIso(micros: bigint): string {
  */
 export class PgoutputDecoder {
   private readonly relations = new Map<number, Relation>();
-  private readonly text = new TextDecoder('utf-8', { fatal: false });
   private buffer: Buffer = Buffer.alloc(0);
   private offset = 0;
 
@@ -193,7 +192,7 @@ export class PgoutputDecoder {
       } else if (kind === COLUMN_TEXT) {
         const length = this.uint32();
         const start = this.advance(length);
-        values[name] = this.text.decode(this.buffer.subarray(start, start + length));
+        values[name] = this.buffer.toString('utf8', start, start + length);
       } else {
         throw new Error(`decode pgoutput tuple: unsupported column kind 0x${kind.toString(16)}`);
       }
@@ -236,7 +235,7 @@ export class PgoutputDecoder {
   private cstring(): string {
     const end = this.buffer.indexOf(0, this.offset);
     if (end < 0) throw new Error('decode pgoutput: unterminated string');
-    const value = this.text.decode(this.buffer.subarray(this.offset, end));
+    const value = this.buffer.toString('utf8', this.offset, end);
     this.offset = end + 1;
     return value;
   }
