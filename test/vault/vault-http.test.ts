@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../../src/errors.js';
+import { StoreUnavailableError, UsageError } from '../../src/errors.js';
 import { FileStore } from '../../src/store/file-store.js';
 import { HttpStore } from '../../src/store/http-store.js';
 import { type RunningVault, startVault } from '../../src/vault/start-vault.js';
@@ -99,6 +99,19 @@ describe('vault HTTP API', () => {
     expect((await call('/envelopes/some-id', { token: WRITE })).status).toBe(403);
     expect((await call(`/streams/${STREAM}/segments`, { token: WRITE })).status).toBe(403);
     expect((await call('/streams', { token: WRITE })).status).toBe(403);
+  });
+
+  it('makes the client store stop on a refused token with a hint instead of retrying', async () => {
+    const forged = new HttpStore(new URL(vault.url), { token: `${WRITE}x` });
+    const wrongRole = new HttpStore(new URL(vault.url), { token: READ });
+    const name = `streams/${STREAM}/segments/00000000000000000077.seg`;
+    for (const client of [forged, wrongRole]) {
+      const error = await client.put(name, Buffer.from('x')).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UsageError);
+      expect((error as UsageError).hint).toContain('CLOUD_API_TOKEN');
+      expect((error as Error).message).not.toContain(READ);
+      await client.close();
+    }
   });
 
   it('forbids the read token to write', async () => {
