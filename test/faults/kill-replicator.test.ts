@@ -95,11 +95,16 @@ describe('replicator killed with SIGKILL during a sustained workload', () => {
     300_000,
   );
 
-  it('measures what notify mode loses across a kill (changes made while not listening)', async () => {
-    const result = await killRepeatedly('notify', 1);
-    // NOTE: notify mode promises no durability across a stop: report, do not require zero.
-    expect(result.duplicated).toBe(0);
-    expect(result.unexpected).toBe(0);
-    expect(result.lost).toBeLessThan(result.committed);
-  }, 300_000);
+  // Long form only: a measurement, not a promise.
+  it.runIf(longForm())(
+    'measures what notify mode loses across a kill (changes made while not listening)',
+    async () => {
+      const result = await killRepeatedly('notify', 1);
+      // NOTE: notify mode promises no durability across a stop: report, do not require zero.
+      expect(result.duplicated).toBe(0);
+      expect(result.unexpected).toBe(0);
+      expect(result.lost).toBeLessThan(result.committed);
+    },
+    300_000,
+  );
 });
