@@ -167,7 +167,11 @@ export class Spool<T> {
   /** Parse a file; with `repair`, cut a torn last line off the file. */
   private async readFileEntries(name: string, repair = false): Promise<Array<SpoolEntry<T>>> {
     const path = join(this.dir, name);
-    const text = await readFile(path, 'utf8');
+    // An acknowledgement may delete a fully acknowledged file while it is being read.
+    const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return '';
+      throw error;
+    });
     const complete = text.lastIndexOf('\n') + 1;
     if (repair && complete < text.length) {
       const handle = await open(path, 'r+');

@@ -229,8 +229,11 @@ export class NotifyCaptureSource implements CaptureSource {
   private async readLoop(): Promise<void> {
     let delivered = this.spool!.acknowledgedPosition;
     while (!this.abort.signal.aborted) {
+      // An append between reading and waiting would wake nobody: compare before sleeping.
+      const appended = this.spool!.lastPosition;
       const entries = await this.spool!.readAfter(delivered);
       if (entries.length === 0) {
+        if (this.spool!.lastPosition !== appended) continue;
         await new Promise<void>((resolve) => {
           this.wakeReader = resolve;
         });
