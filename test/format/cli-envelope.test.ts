@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_MAIN, runCli } from '../support/cli.js';
+import { CLI_SPAWN_ARGS, runCli } from '../support/cli.js';
 import { expectCleanError } from './cli-expect.js';
 import { keyPath } from './fixture-keys.js';
 
@@ -54,7 +54,7 @@ function runCliBinary(
   input: string,
 ): Promise<{ code: number; stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_MAIN, ...args]);
+    const child = spawn(process.execPath, [...CLI_SPAWN_ARGS, ...args]);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));

@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI_MAIN, runCli } from '../support/cli.js';
+import { CLI_SPAWN_ARGS, runCli } from '../support/cli.js';
 import { startPostgres } from '../support/postgres.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -28,7 +28,7 @@ function startDemo(args: string[]): {
   child: ChildProcessWithoutNullStreams;
   output: () => string;
 } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_MAIN, 'demo', ...args], {
+  const child = spawn(process.execPath, [...CLI_SPAWN_ARGS, 'demo', ...args], {
     env: { ...process.env, DATABASE_URL: '', DEBUG: '' },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

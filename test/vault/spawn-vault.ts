@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { CLI_MAIN } from '../support/cli.js';
+import { CLI_SPAWN_ARGS } from '../support/cli.js';
 import { waitFor } from '../support/wait-for.js';
 
 export interface VaultProcess {
@@ -14,7 +14,7 @@ export async function spawnVault(
   args: string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<VaultProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_MAIN, 'vault', ...args], {
+  const child = spawn(process.execPath, [...CLI_SPAWN_ARGS, 'vault', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, DEBUG: '', ...env },
   });

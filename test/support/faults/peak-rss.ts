@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { CLI_MAIN } from '../cli.js';
+import { CLI_SPAWN_ARGS } from '../cli.js';
 
 /** Read VmHWM (peak resident set) of a process, in bytes; undefined once it is gone. */
 export async function peakRssOf(pid: number): Promise<number | undefined> {
@@ -27,7 +27,7 @@ export function runCliMeasured(
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number; stderr: string; peakRssBytes: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_MAIN, ...args], {
+    const child = spawn(process.execPath, [...CLI_SPAWN_ARGS, ...args], {
       env: { ...process.env, DEBUG: '', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { CLI_MAIN } from '../cli.js';
+import { CLI_SPAWN_ARGS } from '../cli.js';
 import { waitFor } from '../wait-for.js';
 
 /** Children started by this module, so that a failing test still stops them (afterAll). */
@@ -51,14 +51,10 @@ export function startReplicator(
 ): StartedReplicator {
   const portArgs =
     options.metricsPort === undefined ? [] : ['--metrics-port', String(options.metricsPort)];
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', CLI_MAIN, 'run', ...args, ...portArgs],
-    {
-      env: { ...process.env, DEBUG: '', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, [...CLI_SPAWN_ARGS, 'run', ...args, ...portArgs], {
+    env: { ...process.env, DEBUG: '', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   const chunks: Buffer[] = [];
   child.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk));
