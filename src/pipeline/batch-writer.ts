@@ -162,9 +162,10 @@ export class BatchWriter {
     // Record the sealed batch before storing it, so a crash cannot make us seal its names anew:
     // v2 journals the segment's bytes, v1 reserves its envelope counters (gaps are harmless).
     const { journal, stateDir } = this.#options;
+    // A v2 segment on a readable store needs neither: the store tells the head after a crash.
     if (journal !== undefined) {
       await journal.write({ sequence: sealed.sequence, ...sealed.objects[0]! });
-    } else {
+    } else if (state.format === 'v1') {
       await writeState(stateDir, { ...state, lastSequence: sealed.sequence });
     }
 

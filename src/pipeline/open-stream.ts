@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.js';
+import { isRetryable, UsageError } from '../errors.js';
 import type { Recipient, SigningKey } from '../keys/index.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import { withRetry } from '../store/retry.js';
@@ -81,6 +81,7 @@ export async function openStream(options: OpenStreamOptions): Promise<OpenStream
             options.onStoreAttempt?.(undefined);
             return result;
           } catch (error) {
+            if (!isRetryable(error)) throw error;
             options.onStoreAttempt?.(error);
             if (attempt === 1 || attempt % 10 === 0) {
               log.warn(

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installCapture } from '../../src/capture/index.js';
 import { parseTableName, type TableName } from '../../src/change/change.js';
 import { FileStore } from '../../src/store/file-store.js';
-import { CLI_MAIN, runCli } from '../support/cli.js';
+import { CLI_SPAWN_ARGS, runCli } from '../support/cli.js';
 import { freePort, startPostgres, type TestPostgres } from '../support/postgres.js';
 import { waitFor } from '../support/wait-for.js';
 import {
@@ -20,6 +20,9 @@ import { inTransaction, WORKLOAD_DDL, writeWorkload } from './workload.js';
 
 const TABLES: TableName[] = [parseTableName('accounts'), parseTableName('"Audit Log"')];
 const PASSWORD = 'test-only-db-password';
+// Child processes start through tsx; on a machine shared by several suites that can take long.
+const STARTUP_TIMEOUT_MS = 90_000;
+const CHILD_TEST_TIMEOUT_MS = 240_000;
 
 /** A `crypto-replicator run` child process and what it logged. */
 interface Running {
@@ -50,7 +53,7 @@ describe('crypto-replicator run', () => {
   }
 
   function start(args: string[]): Running {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_MAIN, 'run', ...args], {
+    const child = spawn(process.execPath, [...CLI_SPAWN_ARGS, 'run', ...args], {
       env: { ...process.env, DEBUG: '' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -73,7 +76,7 @@ describe('crypto-replicator run', () => {
         }
         return true;
       },
-      { what: 'the stored stream to match the source', timeoutMs: 45_000 },
+      { what: 'the stored stream to match the source', timeoutMs: STARTUP_TIMEOUT_MS },
     );
   }
 
@@ -107,55 +110,64 @@ describe('crypto-replicator run', () => {
     expect(result.stderr).not.toContain('    at ');
   });
 
-  it('stops on SIGTERM with exit 0 after storing and acknowledging everything, serving metrics meanwhile', async () => {
-    const url = await database('sigterm', 'logical');
-    const storeDir = join(work, 'store-sigterm');
-    const stateDir = join(work, 'state-sigterm');
-    const port = await freePort();
-    const running = start([
-      ...['--database-url', url, '--mode', 'logical', '--slot', 'slot_sigterm'],
-      ...['--store', storeDir, '--recipient', TEST_RECOVERY_PUB, '--state-dir', stateDir],
-      ...['--flush-interval', '100', '--metrics-port', String(port), '--metrics-host', '127.0.0.1'],
-    ]);
-    try {
-      await waitFor(
-        () =>
-          running.stderr().includes('"replicator starting"') &&
-          fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok),
-        {
-          what: 'the replicator to be ready',
-        },
+  it(
+    'stops on SIGTERM with exit 0 after storing and acknowledging everything, serving metrics meanwhile',
+    async () => {
+      const url = await database('sigterm', 'logical');
+      const storeDir = join(work, 'store-sigterm');
+      const stateDir = join(work, 'state-sigterm');
+      const port = await freePort();
+      const running = start([
+        ...['--database-url', url, '--mode', 'logical', '--slot', 'slot_sigterm'],
+        ...['--store', storeDir, '--recipient', TEST_RECOVERY_PUB, '--state-dir', stateDir],
+        ...[
+          '--flush-interval',
+          '100',
+          '--metrics-port',
+          String(port),
+          '--metrics-host',
+          '127.0.0.1',
+        ],
+      ]);
+      try {
+        await waitFor(
+          () =>
+            running.stderr().includes('"replicator starting"') &&
+            fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok),
+          { what: 'the replicator to be ready', timeoutMs: STARTUP_TIMEOUT_MS },
+        );
+        await writeWorkload(url);
+        await expectStoredMatchesSource(storeDir, 'sigterm');
+
+        // The metrics endpoint names what was captured and stored.
+        const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        expect(metrics).toMatch(/crypto_replicator_changes_captured_total [1-9]/);
+        expect(metrics).toMatch(/crypto_replicator_segments_stored_total [1-9]/);
+        expect(metrics).toMatch(/crypto_replicator_last_acknowledged_position [1-9]/);
+        expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+
+        running.child.kill('SIGTERM');
+        expect(await running.exited).toBe(0);
+      } finally {
+        running.child.kill('SIGKILL');
+      }
+
+      // The slot was told everything stored; logs hold no password and no row data.
+      const state = JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8'));
+      const [slot] = await server.query<{ lsn: string }>(
+        "SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'slot_sigterm'",
       );
-      await writeWorkload(url);
-      await expectStoredMatchesSource(storeDir, 'sigterm');
-
-      // The metrics endpoint names what was captured and stored.
-      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      expect(metrics).toMatch(/crypto_replicator_changes_captured_total [1-9]/);
-      expect(metrics).toMatch(/crypto_replicator_segments_stored_total [1-9]/);
-      expect(metrics).toMatch(/crypto_replicator_last_acknowledged_position [1-9]/);
-      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
-
-      running.child.kill('SIGTERM');
-      expect(await running.exited).toBe(0);
-    } finally {
-      running.child.kill('SIGKILL');
-    }
-
-    // The slot was told everything stored; logs hold no password and no row data.
-    const state = JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8'));
-    const [slot] = await server.query<{ lsn: string }>(
-      "SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'slot_sigterm'",
-    );
-    expect(BigInt(`0x${slot!.lsn.replace('/', '')}`)).toBeGreaterThanOrEqual(
-      BigInt(`0x${state.lastAcknowledgedPosition.replace('/', '')}`),
-    );
-    const logs = running.stderr();
-    expect(logs).toContain('"segment stored"');
-    expect(logs).toContain('"replicator stopped"');
-    expect(logs).not.toContain(PASSWORD);
-    expect(logs).not.toContain('owner 1 ✓');
-  });
+      expect(BigInt(`0x${slot!.lsn.replace('/', '')}`)).toBeGreaterThanOrEqual(
+        BigInt(`0x${state.lastAcknowledgedPosition.replace('/', '')}`),
+      );
+      const logs = running.stderr();
+      expect(logs).toContain('"segment stored"');
+      expect(logs).toContain('"replicator stopped"');
+      expect(logs).not.toContain(PASSWORD);
+      expect(logs).not.toContain('owner 1 ✓');
+    },
+    CHILD_TEST_TIMEOUT_MS,
+  );
 
   it.each(['logical', 'outbox'] as const)(
     'resumes after SIGKILL with nothing lost (%s)',
@@ -170,23 +182,24 @@ describe('crypto-replicator run', () => {
         ...['--flush-interval', '50'],
       ];
       const first = start(args);
-      await waitFor(
-        () =>
-          first.stderr().includes('"segment stored"') ||
-          first.stderr().includes('"stream created"'),
-        {
+      try {
+        await waitFor(() => first.stderr().includes('"stream created"'), {
           what: 'the first replicator to start',
-        },
-      );
+          timeoutMs: STARTUP_TIMEOUT_MS,
+        });
 
-      // Kill it in the middle of a stream of writes.
-      const writing = writeWorkload(url);
-      await waitFor(() => first.stderr().includes('"position acknowledged"'), {
-        what: 'a first ack',
-      });
-      first.child.kill('SIGKILL');
-      await first.exited;
-      await writing;
+        // Kill it in the middle of a stream of writes.
+        const writing = writeWorkload(url);
+        await waitFor(() => first.stderr().includes('"position acknowledged"'), {
+          what: 'a first ack',
+          timeoutMs: STARTUP_TIMEOUT_MS,
+        });
+        first.child.kill('SIGKILL');
+        await first.exited;
+        await writing;
+      } finally {
+        first.child.kill('SIGKILL');
+      }
       await inTransaction(url, [
         "INSERT INTO accounts (id, owner) VALUES (99999, 'after the kill')",
       ]);
@@ -201,5 +214,6 @@ describe('crypto-replicator run', () => {
         second.child.kill('SIGKILL');
       }
     },
+    CHILD_TEST_TIMEOUT_MS,
   );
 });
