@@ -46,6 +46,13 @@ interface OpenTransaction {
  * Logical-replication capture: a persistent pgoutput slot and a publication. The slot's
  * confirmed position moves only in {@link LogicalCaptureSource.acknowledge} (or, when nothing
  * is pending, to a keepalive's position), so the server keeps every change until it is stored.
+ *
+ * @example
+ * ```ts
+ * const source = new LogicalCaptureSource({ databaseUrl, slotName: 'crypto_replicator',
+ *   publicationName: 'crypto_replicator', snapshot: true, logger });
+ * await source.start();
+ * ```
  */
 export class LogicalCaptureSource implements CaptureSource {
   readonly mode: CaptureMode = 'logical';

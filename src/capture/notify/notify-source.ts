@@ -50,6 +50,13 @@ export interface NotifySourceOptions {
  * before it counts as received, and positions are spool counters. Large rows arrive through
  * the outbox (a NOTIFY wakes us up). Changes made while nobody listens are lost: that is the
  * nature of NOTIFY, documented in docs/CAPTURE.md.
+ *
+ * @example
+ * ```ts
+ * const source = new NotifyCaptureSource({ databaseUrl, channel: 'nis2_changes',
+ *   snapshot: false, spoolDir: 'state/spool', spoolMaxBytes: 256 * 1024 ** 2, logger });
+ * await source.start();
+ * ```
  */
 export class NotifyCaptureSource implements CaptureSource {
   readonly mode: CaptureMode = 'notify';

@@ -31,6 +31,12 @@ export interface OutboxSourceOptions {
  * Outbox capture: triggers write every change into `crypto_replicator.outbox` inside the
  * application's transaction; this source stamps committed transactions with drain positions,
  * emits them in that order, and deletes rows only when their position is acknowledged.
+ *
+ * @example
+ * ```ts
+ * const source = new OutboxCaptureSource({ databaseUrl, snapshot: true, logger });
+ * await source.start();
+ * ```
  */
 export class OutboxCaptureSource implements CaptureSource {
   readonly mode: CaptureMode = 'outbox';
@@ -44,6 +50,7 @@ export class OutboxCaptureSource implements CaptureSource {
   private tables: TableName[] = [];
   private lastEmitted = 0n;
   private wake: (() => void) | undefined;
+  private woken = false;
   private loop: Promise<void> | undefined;
   /** Set while the snapshot transaction is open: acknowledgements wait (see acknowledge). */
   private deferredAck: string | undefined;
@@ -132,6 +139,7 @@ export class OutboxCaptureSource implements CaptureSource {
         const client = await this.connect();
         if (this.options.snapshot && !this.snapshotChecked) await this.snapshotIfNeeded(client);
         this.snapshotChecked = true;
+        this.woken = false;
         const stamped = await stampPending(client);
         const emitted = await this.emitStamped(client);
         attempt = 0;
@@ -248,6 +256,11 @@ export class OutboxCaptureSource implements CaptureSource {
       `SELECT count(*) AS n FROM ${S}.outbox`,
     );
     this.state.backlog = Number(backlog?.rows[0]?.n ?? 0);
+    // A wake-up that arrived while draining counts: drain again at once.
+    if (this.woken) {
+      this.woken = false;
+      return;
+    }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, OUTBOX_POLL_MS);
       function done() {
@@ -266,7 +279,10 @@ export class OutboxCaptureSource implements CaptureSource {
     client.on('error', () => {
       if (this.client === client) this.client = undefined;
     });
-    client.on('notification', () => this.wake?.());
+    client.on('notification', () => {
+      if (this.wake !== undefined) this.wake();
+      else this.woken = true;
+    });
     const lock = await client.query(`SELECT pg_try_advisory_lock(${DRAIN_LOCK}) AS ok`);
     if (lock.rows[0]?.ok !== 't') {
       await client.end().catch(() => {});
