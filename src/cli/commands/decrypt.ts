@@ -14,7 +14,7 @@ import { CHECKPOINT_MAGIC, SEGMENT_MAGIC } from '../../segment/segment-constants
 import { action } from '../action.js';
 
 interface DecryptOptions {
-  identity: string[];
+  identity?: string[];
   passphraseFile?: string;
   verifyKey?: string;
 }
@@ -41,12 +41,7 @@ export function decryptCommand(): Command {
   return new Command('decrypt')
     .description('open v1 envelopes or v2 segments and print their changes as JSON lines')
     .argument('[files...]', 'envelope or segment files; "-" or none reads stdin')
-    .option(
-      '--identity <priv.pem>',
-      'private recovery key (PKCS#1 or PKCS#8); repeatable',
-      collect,
-      [],
-    )
+    .option('--identity <priv.pem>', 'private recovery key (PKCS#1 or PKCS#8); repeatable', collect)
     .option('--passphrase-file <file>', 'passphrase of an encrypted --identity key')
     .option('--verify-key <pub.pem>', 'refuse segments not signed by this Ed25519 key')
     .action(action(decrypt));
@@ -54,7 +49,8 @@ export function decryptCommand(): Command {
 
 async function decrypt(files: string[], options: DecryptOptions): Promise<void> {
   // Guard: at least one identity.
-  if (options.identity.length === 0) {
+  const identityPaths = options.identity ?? [];
+  if (identityPaths.length === 0) {
     throw new UsageError('decrypt: --identity is missing', {
       hint: 'pass the private recovery key, e.g. --identity private.pem',
     });
@@ -66,7 +62,7 @@ async function decrypt(files: string[], options: DecryptOptions): Promise<void> 
       ? undefined
       : await readPassphraseFile(options.passphraseFile);
   const identities = await Promise.all(
-    options.identity.map((path) => loadIdentity(path, { passphrase })),
+    identityPaths.map((path) => loadIdentity(path, { passphrase })),
   );
   const verifyKey =
     options.verifyKey === undefined ? undefined : await loadVerifyKey(options.verifyKey);
@@ -135,8 +131,8 @@ function openInput(
 }
 
 /** Commander collector for repeatable options. */
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /**

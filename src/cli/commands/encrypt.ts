@@ -22,7 +22,7 @@ const OPERATIONS: readonly Operation[] = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCAT
 
 interface EncryptOptions {
   format: string;
-  recipient: string[];
+  recipient?: string[];
   signingKey?: string;
   table?: string;
   operation?: string;
@@ -49,12 +49,7 @@ export function encryptCommand(): Command {
   return new Command('encrypt')
     .description('seal JSON lines from stdin as v1 envelopes or one v2 segment')
     .option('--format <format>', 'v1 (one envelope per line) or v2 (one signed segment)', 'v2')
-    .option(
-      '--recipient <pub.pem>',
-      'public recovery key to seal for; repeatable (v2)',
-      collect,
-      [],
-    )
+    .option('--recipient <pub.pem>', 'public recovery key to seal for; repeatable (v2)', collect)
     .option('--signing-key <key.pem>', 'Ed25519 signing key (v2, e.g. keys/signing.pem)')
     .option(
       '--table <table>',
@@ -75,12 +70,13 @@ async function encrypt(options: EncryptOptions): Promise<void> {
       `invalid --operation "${options.operation}": expected INSERT, UPDATE, DELETE or TRUNCATE`,
     );
   }
-  if (options.recipient.length === 0) {
+  const recipientPaths = options.recipient ?? [];
+  if (recipientPaths.length === 0) {
     throw new UsageError(`encrypt ${options.format}: --recipient is missing`, {
       hint: 'pass the public recovery key, e.g. --recipient keys/recovery.pub',
     });
   }
-  if (options.format === 'v1' && options.recipient.length !== 1) {
+  if (options.format === 'v1' && recipientPaths.length !== 1) {
     throw new UsageError('encrypt v1: an envelope has exactly one recipient', {
       hint: 'pass one --recipient, or use --format v2 for several',
     });
@@ -95,7 +91,7 @@ async function encrypt(options: EncryptOptions): Promise<void> {
       hint: 'redirect the output, e.g. "> changes.seg"',
     });
   }
-  const recipients = await Promise.all(options.recipient.map((path) => loadRecipient(path)));
+  const recipients = await Promise.all(recipientPaths.map((path) => loadRecipient(path)));
   const signingKey =
     options.signingKey === undefined ? undefined : await loadSigningKey(options.signingKey);
 
