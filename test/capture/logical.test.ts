@@ -282,6 +282,17 @@ describe('logical capture', () => {
     await source.stop();
   });
 
+  it('refuses to create a new slot when the stream already stored positions from a lost one', async () => {
+    const source = open({ slotName: 'never_created', resumePosition: '0/16B3748' });
+    await expect(source.start()).rejects.toThrow(
+      /replication slot "never_created": the slot is missing although the stream stored position 0\/16B3748/,
+    );
+    const slots = await server.query(
+      "SELECT 1 FROM pg_replication_slots WHERE slot_name = 'never_created'",
+    );
+    expect(slots).toEqual([]);
+  });
+
   it('stops loudly when the slot was dropped while in use', async () => {
     const source = open();
     await source.start();
