@@ -21,7 +21,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('crypto-replicator keygen', () => {
+// NOTE: each case starts the CLI (node + tsx) as a user would; on a loaded machine that takes
+// many seconds, so the cases run concurrently and have a generous timeout.
+describe.concurrent('crypto-replicator keygen', { timeout: 240_000 }, () => {
   it('writes recovery and signing key pairs with the documented names, forms and modes', async () => {
     const out = join(dir, 'keys');
     const result = await runCli([
