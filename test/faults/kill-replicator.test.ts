@@ -42,7 +42,12 @@ describe('replicator killed with SIGKILL during a sustained workload', () => {
     for (let kill = 0; kill < kills; kill++) {
       await workload.waitForCommits(random.int(3, 40));
       replicator.kill('SIGKILL');
-      expect(await replicator.exited).toBe('SIGKILL');
+      const code = await replicator.exited;
+      if (code !== 'SIGKILL') {
+        throw new Error(
+          `before kill ${kill + 1} of ${kills} the replicator exited ${code}:\n${tail(replicator.output())}`,
+        );
+      }
       const started = Date.now();
       replicator = await rig.start();
       // Up again (live); the next kill may land during start-up or catch-up, on purpose.
