@@ -9,8 +9,10 @@
  * | `streams/<stream>/checkpoints/<20 digits>.ckpt` | `/streams/{stream}/checkpoints/{seq}` |
  */
 
-/** Envelope and stream ids: an allow-list, so no id can name a path outside its folder. */
+/** Envelope ids: an allow-list, so no id can name a path outside its folder. */
 export const RECEIVER_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+/** Stream ids: 16 random bytes as 32 lowercase hex characters (the v2 format's stream id). */
+export const STREAM_ID_PATTERN = /^[0-9a-f]{32}$/;
 /** A sequence number in a URL: 1 to 16 digits, value 1 … 2^53-1. */
 export const SEQUENCE_PATTERN = /^[0-9]{1,16}$/;
 /** Width of the zero-padded sequence number in object names, so names sort numerically. */
@@ -68,7 +70,7 @@ export function parseReceiverName(name: string): ReceiverObject | undefined {
     string,
   ];
   const kind: StreamObjectKind = folder === 'segments' ? 'segment' : 'checkpoint';
-  if (KIND_FOLDER[kind].suffix !== `.${suffix}` || !RECEIVER_ID_PATTERN.test(id)) return undefined;
+  if (KIND_FOLDER[kind].suffix !== `.${suffix}` || !STREAM_ID_PATTERN.test(id)) return undefined;
   const sequence = Number(digits);
   if (!Number.isSafeInteger(sequence) || sequence < 1) return undefined;
   return { kind, stream: id, sequence };

@@ -48,7 +48,7 @@ export function registerStreamRoutes(app: FastifyInstance, context: VaultContext
       while (streams.length <= limit) {
         let found: string | undefined;
         for await (const name of store.list('streams/', { startAfter })) {
-          found = /^streams\/([A-Za-z0-9_-]{1,128})\//.exec(name)?.[1];
+          found = /^streams\/([0-9a-f]{32})\//.exec(name)?.[1];
           if (found !== undefined) break;
         }
         if (found === undefined) break;

@@ -5,6 +5,8 @@
  */
 
 const ID = '^[A-Za-z0-9_-]{1,128}$';
+/** Stream ids are what the replicator makes: 16 random bytes as 32 lowercase hex characters. */
+const STREAM = '^[0-9a-f]{32}$';
 const BASE64 = '^[A-Za-z0-9+/]*={0,2}$';
 
 /** Most envelopes one bulk request may carry (the seed's limit). */
@@ -67,14 +69,14 @@ export const idParams = {
 export const streamParams = {
   type: 'object',
   required: ['stream'],
-  properties: { stream: { type: 'string', pattern: ID } },
+  properties: { stream: { type: 'string', pattern: STREAM } },
 } as const;
 
 export const objectParams = {
   type: 'object',
   required: ['stream', 'seq'],
   properties: {
-    stream: { type: 'string', pattern: ID },
+    stream: { type: 'string', pattern: STREAM },
     seq: { type: 'string', pattern: '^[0-9]{1,16}$' },
   },
 } as const;
@@ -93,7 +95,7 @@ export const streamListQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    after: { type: 'string', pattern: ID },
+    after: { type: 'string', pattern: STREAM },
     limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT },
   },
 } as const;
