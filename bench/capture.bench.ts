@@ -41,11 +41,12 @@ export async function run(report: BenchReport): Promise<void> {
   });
   const work = await mkdtemp(join(tmpdir(), 'cr-bench-capture-'));
   try {
-    // BENCH_CAPTURE_PARTS=backlog,latency runs only some of the figures.
-    const parts = (process.env.BENCH_CAPTURE_PARTS ?? 'writes,backlog,latency').split(',');
+    // BENCH_CAPTURE_PARTS=backlog,latency runs only some of the figures (writes,backlog,latency,lag).
+    const parts = (process.env.BENCH_CAPTURE_PARTS ?? 'writes,backlog,latency,lag').split(',');
     if (parts.includes('writes')) await writeRates(server, report);
     if (parts.includes('backlog')) await backlogDrain(server, work, report);
     if (parts.includes('latency')) await latency(server, work, report);
+    if (parts.includes('lag')) await lagUnderLoad(server, work, report);
   } finally {
     await server.destroy();
     await rm(work, { recursive: true, force: true });
@@ -316,4 +317,87 @@ async function stopChild(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   await exited;
+}
+
+/**
+ * Lag while the source writes as fast as it can (two clients, 10 rows per transaction) for
+ * BENCH_LAG_SECONDS (default 20): the most WAL the slot held back and the most received-but-
+ * unstored age, sampled every 250 ms; bounded means the last quarter's peak does not keep rising.
+ */
+async function lagUnderLoad(
+  server: TestPostgres,
+  work: string,
+  report: BenchReport,
+): Promise<void> {
+  const seconds = Number(process.env.BENCH_LAG_SECONDS ?? 20);
+  const url = await server.createDatabase('lag');
+  await server.query(DDL, [], 'lag');
+  await installCapture({ mode: 'logical', databaseUrl: url, tables: [TABLE] });
+  const replicator = new Replicator({
+    source: createCaptureSource({
+      mode: 'logical',
+      databaseUrl: url,
+      tables: [TABLE],
+      slotName: 'bench_lag',
+      snapshot: false,
+    }),
+    store: new FileStore(join(work, 'store-lag')),
+    recipients: [await loadRecipient(RECOVERY_PUB)],
+    stateDir: join(work, 'state-lag'),
+    flushIntervalMs: FLUSH_INTERVAL_MS,
+  });
+  await replicator.start();
+
+  // Write at full speed while sampling what waits.
+  const samples: Array<{ bytes: number; unstored: number }> = [];
+  const deadline = Date.now() + seconds * 1000;
+  const sampler = setInterval(() => {
+    const status = replicator.status();
+    samples.push({ bytes: status.source?.backlog ?? 0, unstored: status.unstoredSeconds });
+  }, 250);
+  let next = 0;
+  await Promise.all(
+    [0, 1].map(async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      while (Date.now() < deadline) {
+        const first = next;
+        next += 10;
+        const values = Array.from({ length: 10 }, (_, k) => `(${first + k}, 'lag', ${k}, now())`);
+        await client.query(`INSERT INTO bench VALUES ${values.join(',')}`);
+      }
+      await client.end();
+    }),
+  );
+  clearInterval(sampler);
+  await replicator.stop();
+
+  const quarter = Math.max(1, Math.floor(samples.length / 4));
+  const peak = (list: typeof samples, key: 'bytes' | 'unstored') =>
+    Math.max(0, ...list.map((sample) => sample[key]));
+  report.add({
+    group: GROUP,
+    name: `rows written at full speed during the lag test (${seconds} s)`,
+    value: next / seconds,
+    unit: 'rows/s',
+  });
+  report.add({
+    group: GROUP,
+    name: 'oldest unstored change while writing at full speed, peak',
+    value: peak(samples, 'unstored') * 1000,
+    unit: 'ms',
+  });
+  report.add({
+    group: GROUP,
+    name: 'slot lag while writing at full speed, peak over the run',
+    value: peak(samples, 'bytes') / 1024,
+    unit: 'KiB',
+  });
+  report.add({
+    group: GROUP,
+    name: 'slot lag while writing at full speed, peak in the last quarter',
+    value: peak(samples.slice(-quarter), 'bytes') / 1024,
+    unit: 'KiB',
+    target: 'bounded',
+  });
 }
