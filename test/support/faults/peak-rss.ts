@@ -2,7 +2,14 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { CLI_SPAWN_ARGS } from '../cli.js';
 
-/** Read VmHWM (peak resident set) of a process, in bytes; undefined once it is gone. */
+/**
+ * Read VmHWM (peak resident set) of a process, in bytes; undefined once it is gone.
+ *
+ * @example
+ * ```ts
+ * const bytes = await peakRssOf(child.pid);
+ * ```
+ */
 export async function peakRssOf(pid: number): Promise<number | undefined> {
   try {
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -54,7 +61,14 @@ export function runCliMeasured(
   });
 }
 
-/** Bytes as MiB with one decimal, for reports. */
+/**
+ * Bytes as MiB with one decimal, for reports.
+ *
+ * @example
+ * ```ts
+ * mib(3 * 1024 * 1024); // => '3.0 MiB'
+ * ```
+ */
 export function mib(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }

@@ -122,7 +122,14 @@ export function startReplicator(
   };
 }
 
-/** Kill every replicator child still running (for afterAll). */
+/**
+ * Kill every replicator child still running (for afterAll, so a failing test leaves none).
+ *
+ * @example
+ * ```ts
+ * afterAll(async () => { await killAllReplicators(); });
+ * ```
+ */
 export async function killAllReplicators(): Promise<void> {
   const waits = [...children].map(
     (child) =>
@@ -134,7 +141,14 @@ export async function killAllReplicators(): Promise<void> {
   await Promise.all(waits);
 }
 
-/** The last lines of a log, for failure messages. */
+/**
+ * The last lines of a log, for failure messages.
+ *
+ * @example
+ * ```ts
+ * throw new Error(`replicator exited:\n${tail(replicator.output())}`);
+ * ```
+ */
 export function tail(text: string, lines = 15): string {
   return text.trim().split('\n').slice(-lines).join('\n');
 }

@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { segmentName } from '../../../src/segment/index.js';
 
@@ -41,7 +41,14 @@ export async function copyStore(source: string, root: string): Promise<StoreCopy
   };
 }
 
-/** Offsets of every region of a v2 segment (docs/FORMAT.md 2.2), for bit flips. */
+/**
+ * Offsets of every region of a v2 segment (docs/FORMAT.md 2.2), for bit flips.
+ *
+ * @example
+ * ```ts
+ * for (const { region, offset } of segmentRegions(bytes)) await flipBit(path, offset);
+ * ```
+ */
 export function segmentRegions(bytes: Buffer): Array<{ region: string; offset: number }> {
   const bodyLength = bytes.readUInt16BE(154);
   const headerEnd = 156 + bodyLength;
@@ -72,14 +79,16 @@ export function segmentRegions(bytes: Buffer): Array<{ region: string; offset: n
   ];
 }
 
-/** Flip one bit of a file in place. */
+/**
+ * Flip one bit of a file in place.
+ *
+ * @example
+ * ```ts
+ * await flipBit(copy.segment(2), 100, 3);
+ * ```
+ */
 export async function flipBit(path: string, offset: number, bit = 0): Promise<void> {
   const bytes = await readFile(path);
   bytes[offset] = (bytes[offset] ?? 0) ^ (1 << bit);
   await writeFile(path, bytes);
-}
-
-/** Remove a copy (afterAll of the attack suite removes the root anyway). */
-export async function removeCopy(copy: StoreCopy): Promise<void> {
-  await rm(copy.dir, { recursive: true, force: true });
 }
