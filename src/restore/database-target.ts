@@ -35,6 +35,7 @@ export class DatabaseTarget implements RestoreTarget {
   readonly client: pg.Client;
   private readonly applier: ChangeApplier;
   private open = false;
+  private progressTableReady = false;
   private committed = new Map<string, TableCounts>();
 
   private constructor(client: pg.Client, options: DatabaseTargetOptions) {
@@ -61,7 +62,6 @@ export class DatabaseTarget implements RestoreTarget {
 
   async begin(streamId: string): Promise<RestoreProgress | undefined> {
     return this.run('read restore progress', async () => {
-      await ensureProgressTable(this.client);
       const progress = await readProgress(this.client, streamId);
       // Our own earlier run filled these tables: resuming is not merging into foreign data.
       if (progress !== undefined) this.applier.allowNonempty = true;
@@ -97,10 +97,13 @@ export class DatabaseTarget implements RestoreTarget {
     await this.run('commit restored changes', async () => {
       await this.ensureOpen();
       await this.applier.flush();
+      // Created in the first restore transaction, so a refused restore leaves nothing behind.
+      if (!this.progressTableReady) await ensureProgressTable(this.client);
       await writeProgress(this.client, progress);
       if (options.final) await this.client.query('SET LOCAL synchronous_commit = on');
       await this.client.query('COMMIT');
       this.open = false;
+      this.progressTableReady = true;
       this.committed = cloneCounts(this.applier.counts);
     });
   }

@@ -215,6 +215,12 @@ describe('restore into PostgreSQL', () => {
       /already holds rows/,
     );
     expect(await items(url)).toEqual([{ id: 9, name: 'foreign' }]);
+    const bookkeeping = await pg.query(
+      "SELECT to_regclass('crypto_replicator_restore.progress')::text AS t",
+      [],
+      database,
+    );
+    expect(bookkeeping[0]?.t).toBeNull();
     await restore({ store, identities: [keys.identity], to: url, allowNonempty: true });
     expect((await items(url)).map((row) => row.id)).toEqual([1, 9]);
   });
