@@ -32,7 +32,13 @@ export interface SealSegmentOptions {
   previousHash: Buffer;
   /** Seal time recorded in the header; now by default. Millisecond precision. */
   createdAt?: Date;
-  transactions: readonly Transaction[];
+  /** The transactions to seal; or give `payload` instead. */
+  transactions?: readonly Transaction[];
+  /**
+   * The transactions already serialised by {@link encodeTransactions} (for sealing in a worker
+   * thread without copying the records twice). Exactly one of `transactions` and `payload`.
+   */
+  payload?: Buffer;
   recipients: readonly Recipient[];
   signingKey: SigningKey;
   /** Payload compression; brotli by default. */
@@ -78,9 +84,13 @@ export function sealSegment(options: SealSegmentOptions): SealedSegment {
   if (Number.isNaN(createdAt.getTime()) || createdAt.getTime() < 0) {
     throw new TypeError('createdAt must be a valid time after 1970');
   }
-  if (options.transactions.length === 0)
+  if ((options.transactions === undefined) === (options.payload === undefined)) {
+    throw new TypeError('give exactly one of transactions and payload');
+  }
+  if (options.transactions?.length === 0 || options.payload?.length === 0) {
     throw new TypeError('a segment holds one transaction or more');
-  const payload = encodeTransactions(options.transactions);
+  }
+  const payload = options.payload ?? encodeTransactions(options.transactions!);
   if (payload.length > MAX_SEGMENT_PLAINTEXT_BYTES) {
     throw new RangeError(
       `payload of ${payload.length} bytes exceeds MAX_SEGMENT_PLAINTEXT_BYTES; cut the batch`,

@@ -9,6 +9,7 @@ import {
 } from '../../src/keys/index.js';
 import {
   checkpointName,
+  encodeTransactions,
   GENESIS_HASH,
   newStreamId,
   openCheckpoint,
@@ -101,6 +102,31 @@ describe('v2 segment', () => {
     // Either recipient can open it.
     const byOther = openSegment(sealed.bytes, { identities: [otherIdentity] });
     expect(byOther.transactions).toEqual(transactions);
+  });
+
+  it('seals a payload serialised beforehand the same as the transactions themselves', () => {
+    const sealed = sealSegment({
+      streamId,
+      sequence: 1,
+      previousHash: GENESIS_HASH,
+      payload: encodeTransactions(transactions),
+      recipients: [recipient],
+      signingKey,
+    });
+    expect(openSegment(sealed.bytes, { identities: [identity] }).transactions).toEqual(
+      transactions,
+    );
+    expect(() =>
+      sealSegment({
+        streamId,
+        sequence: 1,
+        previousHash: GENESIS_HASH,
+        transactions,
+        payload: encodeTransactions(transactions),
+        recipients: [recipient],
+        signingKey,
+      }),
+    ).toThrow(/exactly one of transactions and payload/);
   });
 
   it('chains the next segment to the hash of the previous one', () => {
