@@ -10,6 +10,8 @@ export const OUTBOX_WAKE_CHANNEL = 'crypto_replicator_outbox';
 export const ROW_TRIGGER = 'crypto_replicator_capture';
 export const TRUNCATE_TRIGGER = 'crypto_replicator_truncate';
 export const WAKE_TRIGGER = 'crypto_replicator_wake';
+export const INSERT_TRIGGER = 'crypto_replicator_insert';
+export const DELETE_TRIGGER = 'crypto_replicator_delete';
 /** pg_notify refuses payloads of this many bytes or more (BLCKSZ - NAMEDATALEN - 128). */
 export const NOTIFY_PAYLOAD_MAX_BYTES = 8000;
 
@@ -51,18 +53,25 @@ END $$`,
   WHERE position IS NOT NULL`,
     `CREATE SEQUENCE IF NOT EXISTS ${S}.drain_position`,
     `CREATE TABLE IF NOT EXISTS ${S}.state (name text PRIMARY KEY, value text NOT NULL)`,
+    // NOTE: INSERT and DELETE are captured per statement from transition tables (one INSERT …
+    // SELECT for all rows, far cheaper than a PL/pgSQL call per row); UPDATE needs old and new
+    // paired, so it stays a row trigger.
+    `CREATE OR REPLACE FUNCTION ${S}.capture_insert() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO ${S}.outbox (table_schema, table_name, op, new_row)
+  SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'I', ${hstore}.hstore(n.*) FROM crypto_replicator_new n;
+  RETURN NULL;
+END $fn$`,
+    `CREATE OR REPLACE FUNCTION ${S}.capture_delete() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO ${S}.outbox (table_schema, table_name, op, old_row)
+  SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'D', ${hstore}.hstore(o.*) FROM crypto_replicator_old o;
+  RETURN NULL;
+END $fn$`,
     `CREATE OR REPLACE FUNCTION ${S}.capture_row() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
-  IF TG_OP = 'INSERT' THEN
-    INSERT INTO ${S}.outbox (table_schema, table_name, op, new_row)
-    VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'I', ${hstore}.hstore(NEW));
-  ELSIF TG_OP = 'UPDATE' THEN
-    INSERT INTO ${S}.outbox (table_schema, table_name, op, new_row, old_row)
-    VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'U', ${hstore}.hstore(NEW), ${hstore}.hstore(OLD));
-  ELSE
-    INSERT INTO ${S}.outbox (table_schema, table_name, op, old_row)
-    VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'D', ${hstore}.hstore(OLD));
-  END IF;
+  INSERT INTO ${S}.outbox (table_schema, table_name, op, new_row, old_row)
+  VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'U', ${hstore}.hstore(NEW), ${hstore}.hstore(OLD));
   RETURN NULL;
 END $fn$`,
     `CREATE OR REPLACE FUNCTION ${S}.capture_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
@@ -114,10 +123,18 @@ END $fn$`,
 }
 
 /** Replace (drop, create) one trigger, so install can run again. */
-function trigger(table: TableName, name: string, when: string, each: string, fn: string): string[] {
+function trigger(
+  table: TableName,
+  name: string,
+  when: string,
+  each: string,
+  fn: string,
+  referencing = '',
+): string[] {
+  const on = `${qualifiedName(table)}${referencing === '' ? '' : ` REFERENCING ${referencing}`}`;
   return [
     `DROP TRIGGER IF EXISTS ${name} ON ${qualifiedName(table)}`,
-    `CREATE TRIGGER ${name} AFTER ${when} ON ${qualifiedName(table)} FOR EACH ${each} EXECUTE FUNCTION ${S}.${fn}()`,
+    `CREATE TRIGGER ${name} AFTER ${when} ON ${on} FOR EACH ${each} EXECUTE FUNCTION ${S}.${fn}()`,
   ];
 }
 
@@ -170,7 +187,27 @@ END $$`);
   if (options.mode === 'notify') out.push(...notifyFunctionSql(hstore, options.channel));
   for (const table of options.tables) {
     if (options.mode === 'outbox') {
-      out.push(...trigger(table, ROW_TRIGGER, 'INSERT OR UPDATE OR DELETE', 'ROW', 'capture_row'));
+      out.push(...trigger(table, ROW_TRIGGER, 'UPDATE', 'ROW', 'capture_row'));
+      out.push(
+        ...trigger(
+          table,
+          INSERT_TRIGGER,
+          'INSERT',
+          'STATEMENT',
+          'capture_insert',
+          'NEW TABLE AS crypto_replicator_new',
+        ),
+      );
+      out.push(
+        ...trigger(
+          table,
+          DELETE_TRIGGER,
+          'DELETE',
+          'STATEMENT',
+          'capture_delete',
+          'OLD TABLE AS crypto_replicator_old',
+        ),
+      );
       out.push(...trigger(table, TRUNCATE_TRIGGER, 'TRUNCATE', 'STATEMENT', 'capture_truncate'));
       out.push(
         ...trigger(
@@ -212,7 +249,7 @@ export function uninstallStatements(options: CaptureSqlOptions, slotName: string
   }
   if (options.tables.length > 0) {
     return options.tables.flatMap((table) =>
-      [ROW_TRIGGER, TRUNCATE_TRIGGER, WAKE_TRIGGER].map(
+      [ROW_TRIGGER, INSERT_TRIGGER, DELETE_TRIGGER, TRUNCATE_TRIGGER, WAKE_TRIGGER].map(
         (name) => `DROP TRIGGER IF EXISTS ${name} ON ${qualifiedName(table)}`,
       ),
     );

@@ -40,7 +40,10 @@ describe('install and uninstall commands', () => {
       { env: { DATABASE_URL: 'postgresql://nobody:secret@127.0.0.1:1/none' } },
     );
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('ON "Odd Schema"."Odd Table" FOR EACH ROW');
+    expect(result.stdout).toContain('AFTER UPDATE ON "Odd Schema"."Odd Table" FOR EACH ROW');
+    expect(result.stdout).toContain(
+      'AFTER INSERT ON "Odd Schema"."Odd Table" REFERENCING NEW TABLE AS crypto_replicator_new',
+    );
     expect(result.stdout).toContain(
       'DROP TRIGGER IF EXISTS crypto_replicator_capture ON "public"."MixedCase"',
     );
@@ -61,13 +64,10 @@ describe('install and uninstall commands', () => {
     const second = await runCli(args, { env: { DATABASE_URL: url } });
     expect(second.code).toBe(0);
     expect(second.stderr).toMatch(/warning: table "public"."no_key" has no primary key/);
+    const kinds = ['capture', 'delete', 'insert', 'truncate', 'wake'];
     expect(await triggers()).toEqual([
-      'Odd Table:crypto_replicator_capture',
-      'Odd Table:crypto_replicator_truncate',
-      'Odd Table:crypto_replicator_wake',
-      'no_key:crypto_replicator_capture',
-      'no_key:crypto_replicator_truncate',
-      'no_key:crypto_replicator_wake',
+      ...kinds.map((kind) => `Odd Table:crypto_replicator_${kind}`),
+      ...kinds.map((kind) => `no_key:crypto_replicator_${kind}`),
     ]);
     await sql('INSERT INTO "Odd Schema"."Odd Table" VALUES (1, \'x\')');
     expect((await sql('SELECT count(*)::int AS n FROM crypto_replicator.outbox'))[0]?.n).toBe(1);
@@ -82,7 +82,7 @@ describe('install and uninstall commands', () => {
       url,
     ]);
     expect(partial.code).toBe(0);
-    expect(await triggers()).toHaveLength(3);
+    expect(await triggers()).toHaveLength(5);
     const all = await runCli(['uninstall', '--mode', 'outbox', '--database-url', url]);
     expect(all.code).toBe(0);
     expect(await triggers()).toEqual([]);

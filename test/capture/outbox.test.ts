@@ -211,6 +211,28 @@ describe('outbox capture', () => {
     await source.stop();
   });
 
+  it('captures tables whose column names match the trigger aliases (n, o)', async () => {
+    await sql('CREATE TABLE "Odd Schema".aliases (n int PRIMARY KEY, o text)');
+    await installCapture({
+      mode: 'outbox',
+      databaseUrl: url,
+      tables: [{ schema: 'Odd Schema', name: 'aliases' }],
+    });
+    const source = open();
+    await source.start();
+    const seen = collect(source);
+    await sql("INSERT INTO \"Odd Schema\".aliases VALUES (1, 'one'), (2, 'two')");
+    await sql('DELETE FROM "Odd Schema".aliases WHERE n = 1');
+    const changes = await seen.waitForChanges(3);
+    expect(changes.map((c) => [c.op, c.new ?? c.old])).toEqual([
+      ['INSERT', { n: '1', o: 'one' }],
+      ['INSERT', { n: '2', o: 'two' }],
+      ['DELETE', { n: '1' }],
+    ]);
+    await seen.acknowledgeAll();
+    await source.stop();
+  });
+
   it('refuses a second drainer on the same outbox', async () => {
     const first = open();
     await first.start();
