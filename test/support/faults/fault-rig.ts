@@ -15,6 +15,7 @@ import {
   type ReplicatorProcess,
   type StartedReplicator,
   startReplicator,
+  tail,
 } from './replicator-process.js';
 
 export type FaultMode = 'notify' | 'outbox' | 'logical';
@@ -63,16 +64,22 @@ export async function createRig(
   options: { storeUrl?: string; token?: string; readToken?: string } = {},
 ): Promise<FaultRig> {
   const work = await mkdtemp(join(tmpdir(), `cr-faults-${name}-`));
-  const sourceUrl = await server.createDatabase(name);
-  await server.query(FAULT_DDL, [], name);
   const slot = `slot_${name}`.toLowerCase();
-  await installCapture({
-    mode,
-    databaseUrl: sourceUrl,
-    tables: FAULT_TABLES,
-    slotName: slot,
-    publicationName: `pub_${name}`.toLowerCase(),
-  });
+  let sourceUrl: string;
+  try {
+    sourceUrl = await server.createDatabase(name);
+    await server.query(FAULT_DDL, [], name);
+    await installCapture({
+      mode,
+      databaseUrl: sourceUrl,
+      tables: FAULT_TABLES,
+      slotName: slot,
+      publicationName: `pub_${name}`.toLowerCase(),
+    });
+  } catch (error) {
+    await rm(work, { recursive: true, force: true });
+    throw error;
+  }
   const storeUrl = options.storeUrl ?? join(work, 'store');
   const stateDir = join(work, 'state');
   await mkdir(stateDir, { recursive: true });
@@ -221,8 +228,16 @@ export async function drainAndCheck(
   replicator: ReplicatorProcess,
 ): Promise<{ result: CheckResult; drainMs?: number; exitCode: number | string }> {
   const history = await workload.stop();
-  const drainMs =
-    rig.mode === 'notify' ? await notifyDrained(replicator) : await timeToCatchUp(rig);
+
+  // Drained, unless the replicator stops by itself meanwhile (then say why at once).
+  const exitedEarly = replicator.exited.then((code) => {
+    throw new Error(`the replicator exited ${code} while draining:\n${tail(replicator.output())}`);
+  });
+  exitedEarly.catch(() => {});
+  const drainMs = await Promise.race([
+    rig.mode === 'notify' ? notifyDrained(replicator) : timeToCatchUp(rig),
+    exitedEarly,
+  ]);
   const exitCode = await replicator.stop();
   const { url } = await rig.restoreFresh();
   const result = await checkRestored({ history, sourceUrl: rig.sourceUrl, restoredUrl: url });

@@ -14,6 +14,8 @@ export interface ReplicatorProcess {
   readonly exited: Promise<number | string>;
   /** Everything it wrote to stderr and stdout so far (JSON log lines). */
   output(): string;
+  /** False once the process has exited. */
+  running(): boolean;
   /** Send a signal; SIGKILL models a crash. */
   kill(signal: NodeJS.Signals): void;
   /** SIGTERM and wait for the exit code. */
@@ -100,6 +102,7 @@ export function startReplicator(
     metricsPort: options.metricsPort,
     exited,
     output: () => Buffer.concat(chunks).toString('utf8'),
+    running: () => !gone,
     kill: (signal) => {
       if (!gone) child.kill(signal);
     },
