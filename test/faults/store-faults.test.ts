@@ -12,7 +12,7 @@ import { formatPhase, runFault } from '../support/faults/fault-phase.js';
 import { createRig, drainAndCheck, type FaultRig } from '../support/faults/fault-rig.js';
 import { FaultWorkload } from '../support/faults/fault-workload.js';
 import { killAllReplicators } from '../support/faults/replicator-process.js';
-import { scenarioRandom } from '../support/faults/seed.js';
+import { longForm, scenarioRandom } from '../support/faults/seed.js';
 import { startTcpProxy, type TcpProxy } from '../support/faults/tcp-proxy.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 
@@ -82,6 +82,8 @@ describe('store faults: the vault erroring, down, slow, and cut in the middle of
         rig,
         replicator,
         fault: 'store down (vault stopped, connections refused)',
+        // The long form keeps the store down for two minutes after health has reported it.
+        holdMs: longForm() ? 120_000 : undefined,
         begin: async () => {
           await proxy.refuse();
           await vault.close();
