@@ -40,7 +40,8 @@ describe('two replicators started by mistake against the same state folder or sl
       const sameState = await rig.start();
       const sameStateCode = await sameState.exited;
       console.log(
-        `[faults] second replicator, same state folder (${mode}): exit ${sameStateCode}: ${tail(sameState.output(), 2)}`,
+        `[faults] second replicator, same state folder (${mode}): exit ${sameStateCode}: ` +
+          tail(sameState.output(), 2),
       );
 
       // Another state folder, the same slot or outbox (and the same store): refused too.
@@ -50,7 +51,8 @@ describe('two replicators started by mistake against the same state folder or sl
         new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 30_000)),
       ]);
       console.log(
-        `[faults] second replicator, same ${mode === 'logical' ? 'slot' : 'outbox'} (${mode}): exit ${sameSourceCode}: ${tail(sameSource.output(), 2)}`,
+        `[faults] second replicator, same ${mode === 'logical' ? 'slot' : 'outbox'} (${mode}): ` +
+          `exit ${sameSourceCode}: ${tail(sameSource.output(), 2)}`,
       );
       sameSource.kill('SIGKILL');
 
