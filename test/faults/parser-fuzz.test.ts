@@ -97,7 +97,9 @@ const tx = (n: number): Transaction => ({
   ],
 });
 
-describe('fuzzed parsers: no crash, no hang, no unauthenticated output', () => {
+describe('fuzzed parsers: no crash, no hang, no unauthenticated output', {
+  timeout: 600_000,
+}, () => {
   let recipient: Recipient;
   let identity: Identity;
   let signingKey: SigningKey;

@@ -27,7 +27,7 @@ import { startPostgres, type TestPostgres } from '../support/postgres.js';
  * covers the same attacks on small hand-made streams with the library; these check that what
  * the replicator really writes (many segments, checkpoints, split transactions) holds up.
  */
-describe('attacks on a store written by the real replicator', () => {
+describe('attacks on a store written by the real replicator', { timeout: 180_000 }, () => {
   let server: TestPostgres;
   let rig: FaultRig;
   let other: FaultRig;
