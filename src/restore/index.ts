@@ -5,6 +5,11 @@ export {
   compareDatabases,
   type TableComparison,
 } from './compare-databases.js';
+export {
+  checkExpectedHeads,
+  headsFromReport,
+  parseExpectedHead,
+} from './expected-heads.js';
 export { formatCompareReport, formatRestoreReport, formatVerifyReport } from './format-report.js';
 export { listStoreKeys, type StoreKey } from './list-store-keys.js';
 export { type RestoreOptions, restore, restoreReportOf } from './restore.js';

@@ -5,6 +5,7 @@ import type { Identity, VerifyKey } from '../keys/index.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import type { ObjectStore } from '../store/store.js';
 import { DatabaseTarget } from './database-target.js';
+import { checkExpectedHeads } from './expected-heads.js';
 import { JsonlTarget } from './jsonl-target.js';
 import { hasObjects, listStreams } from './list-streams.js';
 import { planStream, type StreamPlan } from './plan-stream.js';
@@ -15,6 +16,7 @@ import { type RestoreProgressEvent, restoreStream } from './restore-stream.js';
 import { DryRunTarget, type RestoreTarget } from './restore-target.js';
 import { restoreV1 } from './restore-v1.js';
 import { tableDigest } from './table-digest.js';
+import type { ExpectedHead } from './verify-types.js';
 
 export interface RestoreOptions {
   store: ObjectStore;
@@ -36,6 +38,11 @@ export interface RestoreOptions {
   allowNonempty?: boolean;
   /** Restore up to the last intact point instead of refusing; the report lists what is left out. */
   upToLastIntact?: boolean;
+  /**
+   * Heads recorded earlier (a drill report, `--expect-head`): the store must still hold each,
+   * checked before anything is applied, else the restore refuses (rollback detection).
+   */
+  expectHeads?: ExpectedHead[];
   /** Stop at the next segment boundary (progress committed; run again to resume). */
   signal?: AbortSignal;
   onProgress?: (event: RestoreProgressEvent) => void;
@@ -82,6 +89,9 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
 
   // A store without v2 streams may hold the seed's v1 envelopes.
   const streamIds = await listStreams(options.store);
+  if (streamIds.length === 0 && (options.expectHeads ?? []).length > 0) {
+    await refuseRollback(options, []);
+  }
   if (streamIds.length === 0) {
     if (await hasObjects(options.store, 'envelopes/')) {
       return restoreV1({ ...options, until });
@@ -100,6 +110,8 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   if (keyProblem?.firstHeaderError !== undefined && options.verifyKey !== undefined) {
     throw keyProblem.firstHeaderError;
   }
+  // A store rolled back below a head recorded earlier refuses even with --up-to-last-intact.
+  await refuseRollback(options, plans);
   const problem = plans.flatMap((plan) => plan.problems)[0];
   if (problem !== undefined && !options.upToLastIntact) {
     throw new IntegrityError(
@@ -130,6 +142,24 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
     'restore finished',
   );
   return report;
+}
+
+/** Throw when the store no longer holds a head recorded earlier; nothing has been applied. */
+async function refuseRollback(options: RestoreOptions, plans: StreamPlan[]): Promise<void> {
+  const heads = options.expectHeads ?? [];
+  if (heads.length === 0) return;
+  const found = plans.map((plan) => ({
+    streamId: plan.streamId,
+    lastSequence: plan.lastSequence,
+    head: plan.head,
+  }));
+  const problems = await checkExpectedHeads(options.store, found, heads, options.verifyKey);
+  const first = problems[0];
+  if (first === undefined) return;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
+  throw new IntegrityError(`restore from ${options.store.url}: ${first.message}${more}`, {
+    hint: 'nothing was applied; the store is older than a head recorded earlier: find out who removed segments, or restore from a copy that holds the recorded head',
+  });
 }
 
 async function restoreStreams(

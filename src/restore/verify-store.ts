@@ -3,6 +3,12 @@ import { type Logger, silentLogger } from '../log/logger.js';
 import { GENESIS_HASH, parseObjectName } from '../segment/index.js';
 import type { ObjectStore } from '../store/store.js';
 import { CheckpointCursor } from './checkpoint-cursor.js';
+import {
+  expectedHeadsOf,
+  headHashProblem,
+  missingStreamProblems,
+  streamEndProblem,
+} from './expected-heads.js';
 import { listStreams } from './list-streams.js';
 import { prefetch } from './prefetch.js';
 import { inspectSegment, type SegmentFacts } from './segment-facts.js';
@@ -43,9 +49,7 @@ export async function verifyStore(options: VerifyStoreOptions): Promise<VerifyRe
 
   // Each stream is checked on its own; problems accumulate so one run shows them all.
   for (const streamId of await listStreams(options.store)) {
-    const expect = (options.expectHeads ?? []).filter(
-      (head) => head.streamId === undefined || head.streamId === streamId,
-    );
+    const expect = expectedHeadsOf(options.expectHeads ?? [], streamId);
     const result = await verifyStream({ ...options, streamId, now, expect, problems });
     streams.push(result.summary);
     segmentsChecked += result.summary.segments;
@@ -53,15 +57,12 @@ export async function verifyStore(options: VerifyStoreOptions): Promise<VerifyRe
   }
 
   // Expected heads of streams the store no longer has are a rollback too.
-  for (const head of options.expectHeads ?? []) {
-    if (head.streamId !== undefined && !streams.some((s) => s.streamId === head.streamId)) {
-      problems.push({
-        kind: 'rollback',
-        object: `streams/${head.streamId}/`,
-        message: `the store no longer holds stream ${head.streamId}, recorded up to segment ${head.sequence}`,
-      });
-    }
-  }
+  problems.push(
+    ...missingStreamProblems(
+      options.expectHeads ?? [],
+      streams.map((s) => s.streamId),
+    ),
+  );
   if (streams.length === 0) warnings.push('the store holds no v2 stream');
   if (options.verifyKey === undefined && streams.length > 0) {
     warnings.push(
@@ -187,7 +188,10 @@ async function verifyStream(
     if (facts.hash !== undefined) {
       summary.head = { sequence: parsed.sequence, hash: facts.hash.toString('hex') };
     }
-    for (const head of check.expect) checkExpectedHead(head, parsed.sequence, facts, problems);
+    for (const head of check.expect.filter((h) => h.sequence === parsed.sequence)) {
+      const rewritten = headHashProblem(head, streamId, facts.name, facts.hash);
+      if (rewritten !== undefined) problems.push(rewritten);
+    }
     await checkpoints.advanceTo(parsed.sequence, facts.hash);
     previous = { ...facts, sequence: parsed.sequence };
   }
@@ -198,14 +202,10 @@ async function verifyStream(
   summary.newestCheckpoint = checkpoints.newest;
   summary.signerKeyIds = [...signers].sort();
   summary.recipientKeyIds = [...recipients].sort();
+  const found = { streamId, lastSequence: summary.lastSequence ?? 0, head: summary.head };
   for (const head of check.expect) {
-    if ((summary.lastSequence ?? 0) < head.sequence) {
-      problems.push({
-        kind: 'rollback',
-        object: prefix,
-        message: `the stream ends at segment ${summary.lastSequence ?? 0}, but segment ${head.sequence} was recorded earlier: the store was rolled back or truncated`,
-      });
-    }
+    const short = streamEndProblem(head, found);
+    if (short !== undefined) problems.push(short);
   }
 
   const warnings: string[] = [];
@@ -215,19 +215,4 @@ async function verifyStream(
     );
   }
   return { summary, warnings };
-}
-
-function checkExpectedHead(
-  head: ExpectedHead,
-  sequence: number,
-  facts: SegmentFacts,
-  problems: VerifyProblem[],
-): void {
-  if (head.sequence !== sequence || facts.hash === undefined) return;
-  if (facts.hash.toString('hex') === head.hash.toLowerCase()) return;
-  problems.push({
-    kind: 'rollback',
-    object: facts.name,
-    message: `its hash differs from the one recorded earlier for segment ${sequence}: the stream was rewritten`,
-  });
 }

@@ -10,15 +10,17 @@ import {
   readPassphraseFile,
 } from '../../keys/index.js';
 import { createLogger, type Logger } from '../../log/logger.js';
+import { headsFromReport, parseExpectedHead } from '../../restore/expected-heads.js';
 import { formatRestoreReport } from '../../restore/format-report.js';
 import { restore, restoreReportOf } from '../../restore/restore.js';
 import type { RestoreReport } from '../../restore/restore-report.js';
 import type { RestoreProgressEvent } from '../../restore/restore-stream.js';
+import type { ExpectedHead } from '../../restore/verify-types.js';
 import { openStore } from '../../store/open-store.js';
 import type { ObjectStore } from '../../store/store.js';
 import { action, debugEnabled } from '../action.js';
 
-interface RestoreFlags extends StoreFlags {
+interface RestoreFlags extends StoreFlags, ExpectHeadFlags {
   identity: string[];
   passphraseFile?: string;
   verifyKey: string;
@@ -47,7 +49,7 @@ export function restoreCommand(): Command {
   const command = new Command('restore').description(
     'verify a store while reading it and rebuild a database (or JSON lines) from it',
   );
-  return addStoreFlags(command)
+  addStoreFlags(command)
     .requiredOption(
       '--identity <recovery.pem>',
       'private recovery key; repeat for several (rotation, escrow)',
@@ -63,8 +65,8 @@ export function restoreCommand(): Command {
     .option('--report <file>', 'write the drill report (JSON) to this file')
     .option('--keep-schema', 'use the existing tables; never create or alter them')
     .option('--allow-nonempty', 'restore into tables that already hold rows')
-    .option('--up-to-last-intact', 'restore up to a problem in the store instead of refusing')
-    .action(action(restoreAction));
+    .option('--up-to-last-intact', 'restore up to a problem in the store instead of refusing');
+  return addExpectHeadFlags(command).action(action(restoreAction));
 }
 
 async function restoreAction(flags: RestoreFlags): Promise<void> {
@@ -76,6 +78,7 @@ async function restoreAction(flags: RestoreFlags): Promise<void> {
   for (const path of flags.identity) identities.push(await loadIdentity(path, { passphrase }));
   const verifyKey = await loadVerifyKey(flags.verifyKey);
   const tables = flags.tables === undefined ? undefined : parseTables(flags.tables);
+  const expectHeads = await expectedHeadsFromFlags(flags);
 
   // Ctrl-C stops at the next segment boundary with progress committed; a second one exits.
   const controller = new AbortController();
@@ -103,6 +106,7 @@ async function restoreAction(flags: RestoreFlags): Promise<void> {
       keepSchema: flags.keepSchema,
       allowNonempty: flags.allowNonempty,
       upToLastIntact: flags.upToLastIntact,
+      expectHeads,
       signal: controller.signal,
       onProgress: bar?.update,
       logger,
@@ -206,6 +210,46 @@ function progressBar():
       running = false;
     },
   };
+}
+
+/** The rollback-detection flags verify and restore share. */
+export interface ExpectHeadFlags {
+  expectHead?: string[];
+  expectFromReport?: string;
+}
+
+/**
+ * Add `--expect-head` (repeatable) and `--expect-from-report` to a command.
+ *
+ * @example
+ * ```ts
+ * addExpectHeadFlags(new Command('restore'));
+ * ```
+ */
+export function addExpectHeadFlags(command: Command): Command {
+  return command
+    .option(
+      '--expect-head <[stream:]seq:hash>',
+      'a head recorded earlier that the store must still hold (rollback detection); repeatable',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+    .option('--expect-from-report <file>', 'take the expected heads from a restore drill report');
+}
+
+/**
+ * The expected heads the flags give (parsed, and read from the drill report).
+ *
+ * @example
+ * ```ts
+ * const expectHeads = await expectedHeadsFromFlags(flags);
+ * ```
+ */
+export async function expectedHeadsFromFlags(flags: ExpectHeadFlags): Promise<ExpectedHead[]> {
+  const heads = (flags.expectHead ?? []).map(parseExpectedHead);
+  if (flags.expectFromReport !== undefined) {
+    heads.push(...(await headsFromReport(flags.expectFromReport)));
+  }
+  return heads;
 }
 
 /** The store flags verify, restore and keys share. */
