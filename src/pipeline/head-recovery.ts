@@ -6,7 +6,7 @@ import type { ObjectStore } from '../store/store.js';
 import { ENVELOPE_PREFIX, envelopeName } from './envelope-sealer.js';
 import type { StoreObject } from './sealed-batch.js';
 import type { SegmentJournal } from './segment-journal.js';
-import type { ReplicatorState } from './state-file.js';
+import { GENESIS_HASH_HEX, type ReplicatorState } from './state-file.js';
 
 /** The stream head after recovery, and how many stored objects the state file did not know. */
 export interface RecoveredHead {
@@ -29,7 +29,8 @@ export interface RecoverHeadOptions {
  * Find the real head of the stream: the store is the source of truth. A crash between storing a
  * segment and writing the state file leaves segments the state does not know; they are adopted,
  * so no sequence number is ever sealed twice with different content. A state whose head segment
- * is missing from the store (a different or emptied store) stops the start.
+ * the store lacks or holds with other bytes continues from the chain the store holds; only a
+ * store holding nothing of a stream whose state names several segments stops the start.
  *
  * @example
  * ```ts
@@ -75,30 +76,57 @@ export async function recoverHead(options: RecoverHeadOptions): Promise<Recovere
 }
 
 async function recoverSegments(options: RecoverHeadOptions): Promise<RecoveredHead> {
-  const { store, state, verifyKey } = options;
-  let lastSequence = state.lastSequence;
-  let headHash: Buffer = Buffer.from(state.headHash, 'hex');
+  const { store, state } = options;
+  const log = options.logger ?? silentLogger;
 
-  // The head the state file names must be in the store, with the hash it recorded.
-  if (lastSequence > 0) {
-    const name = segmentName(state.streamId, lastSequence);
+  // The head the state file names should be in the store, with the hash it recorded.
+  if (state.lastSequence > 0) {
+    const name = segmentName(state.streamId, state.lastSequence);
     const bytes = await store.get(name);
-    if (bytes === undefined) {
-      throw new UsageError(
-        `recover stream ${state.streamId} from ${store.url}: segment ${lastSequence} is missing`,
+    const matches =
+      bytes !== undefined &&
+      segmentHash(Buffer.from(bytes)).equals(Buffer.from(state.headHash, 'hex'));
+    if (!matches) {
+      // NOTE: the store is the source of truth. A crash (or an older release that wrote the
+      // state before the put) can leave a state naming a segment never stored, or one sealed
+      // anew by a later incarnation; nothing after a stored segment is ever acknowledged, so
+      // the chain the store holds is the head to continue. Only a store holding nothing of
+      // this stream while the state names several segments is refused: a wrong or emptied store.
+      const stored = await walkChain(options, 0, Buffer.from(GENESIS_HASH_HEX, 'hex'));
+      if (stored.lastSequence === 0 && state.lastSequence > 1) {
+        throw new UsageError(
+          `recover stream ${state.streamId} from ${store.url}: segment ${state.lastSequence} is missing`,
+          {
+            hint: 'point --store at the store this state folder wrote to, or use a new --state-dir to start a new stream',
+          },
+        );
+      }
+      log.warn(
         {
-          hint: 'point --store at the store this state folder wrote to, or use a new --state-dir to start a new stream',
+          streamId: state.streamId,
+          stateSequence: state.lastSequence,
+          storedSequence: stored.lastSequence,
+          reason: bytes === undefined ? 'missing' : 'differs',
         },
+        'state file names a head the store does not hold: continuing from the stored head',
       );
-    }
-    if (!segmentHash(Buffer.from(bytes)).equals(headHash)) {
-      throw new IntegrityError(
-        `recover stream ${state.streamId}: ${name} differs from the state file`,
-      );
+      return { ...stored, adopted: 0 };
     }
   }
 
   // Segments after it were stored before a crash: each must chain to the one before.
+  return walkChain(options, state.lastSequence, Buffer.from(state.headHash, 'hex'));
+}
+
+/** Follow the stored segments after `fromSequence`; each must chain to the one before. */
+async function walkChain(
+  options: RecoverHeadOptions,
+  fromSequence: number,
+  fromHash: Buffer,
+): Promise<RecoveredHead> {
+  const { store, state, verifyKey } = options;
+  let lastSequence = fromSequence;
+  let headHash = fromHash;
   let adopted = 0;
   const prefix = `streams/${state.streamId}/segments/`;
   const startAfter = lastSequence > 0 ? segmentName(state.streamId, lastSequence) : undefined;
