@@ -215,10 +215,10 @@ describe('crypto-replicator verify, restore, compare and keys list', () => {
     const result = await runCli(['keys', 'list', '--store', storeDir]);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(
-      `recipient rsa-oaep-sha256 ${recipientKeyId}: stream ${STREAM} segments 1-3`,
+      `recipient rsa-oaep-sha256 2048-bit ${recipientKeyId}: stream ${STREAM} segments 1-3`,
     );
     expect(result.stdout).toMatch(
-      new RegExp(`signer ed25519 [0-9a-f]{64}: stream ${STREAM} segments 1-3`),
+      new RegExp(`signer ed25519 256-bit [0-9a-f]{64}: stream ${STREAM} segments 1-3`),
     );
   });
 });

@@ -6,7 +6,8 @@ import { addStoreFlags, openStoreFromFlags, type StoreFlags } from './restore.js
 
 /**
  * `crypto-replicator keys list --store URL [--json]`: the key ids a store's objects name, their
- * role and type, and which segments use them, read from headers without decrypting.
+ * role, algorithm and size in bits, and which segments use them, read from headers without
+ * decrypting.
  *
  * @example
  * ```sh
@@ -15,7 +16,9 @@ import { addStoreFlags, openStoreFromFlags, type StoreFlags } from './restore.js
  */
 export function keysCommand(): Command {
   const list = addStoreFlags(
-    new Command('list').description('list key ids, types and the segments that use them'),
+    new Command('list').description(
+      'list key ids, algorithms, sizes and the segments that use them',
+    ),
   )
     .option('--json', 'print the list as JSON')
     .action(action(listKeys));
@@ -48,5 +51,7 @@ function describeKey(key: StoreKey): string {
     return `stream ${s.streamId} segments ${ranges.join(',')}`;
   });
   if (key.envelopes > 0) uses.push(`${key.envelopes} v1 envelope(s)`);
-  return `${key.role} ${key.type} ${key.keyId}: ${uses.join('; ')}`;
+  const sizes = [key.bits, ...(key.otherBits ?? [])].filter((b) => b !== undefined);
+  const size = sizes.length === 0 ? 'size unknown' : sizes.map((b) => `${b}-bit`).join('/');
+  return `${key.role} ${key.type} ${size} ${key.keyId}: ${uses.join('; ')}`;
 }
