@@ -160,6 +160,22 @@ describe('restore given the last known head (rollback detection)', () => {
     expect(await tables()).toEqual([]);
   });
 
+  it('store emptied or replaced by one without the stream: refused as a rollback, not as an empty store', async () => {
+    const empty = join(root, 'empty');
+    const head = { streamId: STREAM, sequence: 4, hash: written[3]!.hash.toString('hex') };
+    const run = restore({
+      store: new FileStore(empty),
+      identities: [identity],
+      verifyKey,
+      dryRun: true,
+      expectHeads: [head],
+    });
+    await expect(run).rejects.toThrow(IntegrityError);
+    await expect(run).rejects.toThrow(
+      `stream ${STREAM}: expected head 4:${head.hash} (recorded earlier), found no such stream in the store`,
+    );
+  });
+
   it('CLI: a drill report is the rollback anchor: restore --expect-from-report refuses the rolled-back store, exit 4, nothing applied', async () => {
     const drill = await freshDatabase();
     const reportPath = join(root, 'drill.json');
