@@ -18,6 +18,7 @@ import { TransactionQueue } from '../transaction-queue.js';
 import { relationShape, relationTable, toChangeRecord } from './logical-records.js';
 import { createSlot, lostSlotError, readSlot } from './logical-slot.js';
 import type { PgoutputMessage } from './pgoutput-decoder.js';
+import { prepareSnapshotRedo, type SnapshotRedo, snapshotUnfinished } from './snapshot-redo.js';
 import { TextPgoutputPlugin, type UndecodableMessage } from './text-pgoutput-plugin.js';
 
 /** How often the slot's lag is read and a status update is sent to the server. */
@@ -104,7 +105,7 @@ export class LogicalCaptureSource implements CaptureSource {
 
     // An existing slot is resumed; a missing one is created (with its snapshot) only when no
     // earlier position says this stream already had one.
-    const slot = await readSlot(control, slotName);
+    let slot = await readSlot(control, slotName);
     if (slot?.walStatus === 'lost')
       throw lostSlotError(slotName, 'the slot was invalidated (wal_status lost)');
     if (slot === undefined && this.options.resumePosition !== undefined) {
@@ -112,6 +113,18 @@ export class LogicalCaptureSource implements CaptureSource {
         slotName,
         `the slot is missing although the stream stored position ${this.options.resumePosition}`,
       );
+    }
+
+    // A snapshot that was never stored whole is taken again, in a new slot, after a TRUNCATE
+    // and above every position that may be stored (see docs/CAPTURE.md, "A snapshot cut short").
+    let redo: SnapshotRedo | undefined;
+    if (slot !== undefined && snapshotUnfinished(this.options)) {
+      redo = await prepareSnapshotRedo(control, slotName, tables, this.options.resumePosition);
+      logger.warn(
+        { slot: slotName, resumePosition: this.options.resumePosition, floor: redo.floor },
+        'initial snapshot was not stored: slot dropped, snapshot taken again',
+      );
+      slot = undefined;
     }
     if (slot !== undefined) {
       this.confirmed = slot.confirmedFlush;
@@ -124,11 +137,11 @@ export class LogicalCaptureSource implements CaptureSource {
         'replication slot created',
       );
       if (created.snapshotName !== null) {
-        this.snapshotRead = await this.importSnapshot(
-          created.snapshotName,
-          tables,
-          created.consistentPoint,
-        );
+        this.snapshotRead = await this.importSnapshot(created.snapshotName, tables, {
+          base: redo?.base ?? 0n,
+          truncate: redo !== undefined,
+          consistentPoint: created.consistentPoint,
+        });
       }
       await created.connection.end().catch(() => {});
     }
@@ -181,31 +194,53 @@ export class LogicalCaptureSource implements CaptureSource {
   private async importSnapshot(
     snapshotName: string,
     tables: TableName[],
-    consistentPoint: bigint,
+    numbering: { base: bigint; truncate: boolean; consistentPoint: bigint },
   ): Promise<() => Promise<void>> {
     const reader = await connectText(this.options.databaseUrl, 'crypto-replicator snapshot');
     reader.on('error', () => {});
     await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await reader.query(`SET TRANSACTION SNAPSHOT '${snapshotName.replaceAll("'", "''")}'`);
     return async () => {
-      // Snapshot chunks take positions 0/1, 0/2, … : all below the slot's consistent point,
-      // so they order before every streamed commit.
-      let chunk = 0n;
+      // Snapshot transactions take positions base+1, base+2, … (decimal): all below the slot's
+      // consistent point, so they order before every streamed commit.
+      let next = numbering.base;
+      const position = () => {
+        next++;
+        if (next >= numbering.consistentPoint) {
+          throw new DatabaseError(
+            'read initial snapshot: more chunks than positions below the slot',
+          );
+        }
+        return next.toString();
+      };
       let rows = 0;
       try {
+        // A snapshot taken again first empties the tables a cut-short one may have filled.
+        if (numbering.truncate && tables.length > 0) {
+          await this.queue.push({
+            xid: 'snapshot',
+            commitTime: new Date().toISOString(),
+            position: position(),
+            records: [
+              ...this.takeSchemas(),
+              { kind: 'change', table: tables[0]!, op: 'TRUNCATE', tables },
+            ],
+          });
+        }
         for await (const records of readSnapshot(reader, tables)) {
           if (this.abort.signal.aborted) return;
-          chunk++;
-          if (chunk >= consistentPoint) throw new Error('snapshot has more chunks than positions');
           rows += records.length;
           await this.queue.push({
             xid: 'snapshot',
             commitTime: new Date().toISOString(),
-            position: formatLsn(chunk),
+            position: position(),
             records: [...this.takeSchemas(), ...records],
           });
         }
-        this.options.logger.info({ rows, chunks: Number(chunk) }, 'initial snapshot read');
+        this.options.logger.info(
+          { rows, transactions: Number(next - numbering.base) },
+          'initial snapshot read',
+        );
       } finally {
         await reader.end().catch(() => {});
       }
