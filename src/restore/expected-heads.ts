@@ -47,7 +47,9 @@ export function streamEndProblem(
   return {
     kind: 'rollback',
     object: `streams/${found.streamId}/`,
-    message: `stream ${found.streamId}: expected head ${head.sequence}:${head.hash.toLowerCase()} (recorded earlier), found the stream ending at ${now}: the store was rolled back or truncated`,
+    message:
+      `${expectedText(found.streamId, head)}, found the stream ending at ${now}: ` +
+      'the store was rolled back or truncated',
   };
 }
 
@@ -72,7 +74,9 @@ export function headHashProblem(
   return {
     kind: 'rollback',
     object,
-    message: `stream ${streamId}: expected head ${head.sequence}:${head.hash.toLowerCase()} (recorded earlier), found segment ${head.sequence} with hash ${found}: the stream was rewritten`,
+    message:
+      `${expectedText(streamId, head)}, found segment ${head.sequence} with hash ${found}: ` +
+      'the stream was rewritten',
   };
 }
 
@@ -95,10 +99,18 @@ export function missingStreamProblems(heads: ExpectedHead[], streamIds: string[]
     problems.push({
       kind: 'rollback',
       object: head.streamId === undefined ? 'streams/' : `streams/${head.streamId}/`,
-      message: `stream ${stream}: expected head ${head.sequence}:${head.hash.toLowerCase()} (recorded earlier), found no such stream in the store: the store was rolled back or replaced`,
+      message:
+        `${expectedText(stream, head)}, found no such stream in the store: ` +
+        'the store was rolled back or replaced',
     });
   }
   return problems;
+}
+
+/** `stream S: expected head N:HASH (recorded earlier)`, the first half of each message. */
+function expectedText(streamId: string, head: ExpectedHead): string {
+  const recorded = `${head.sequence}:${head.hash.toLowerCase()}`;
+  return `stream ${streamId}: expected head ${recorded} (recorded earlier)`;
 }
 
 /**
@@ -151,7 +163,7 @@ export function parseExpectedHead(text: string): ExpectedHead {
   const match = /^(?:([0-9a-f]{32}):)?([1-9][0-9]*):([0-9a-fA-F]{64})$/.exec(text);
   if (match === null) {
     throw new UsageError(`invalid --expect-head "${text}": expected [stream:]sequence:hash`, {
-      hint: 'copy the head a drill report or an earlier verify printed, e.g. 42:<64 hex characters>',
+      hint: 'copy the head a drill report or an earlier verify printed, e.g. 42:<64 hex digits>',
     });
   }
   return { streamId: match[1], sequence: Number(match[2]), hash: match[3]!.toLowerCase() };

@@ -158,7 +158,9 @@ async function refuseRollback(options: RestoreOptions, plans: StreamPlan[]): Pro
   if (first === undefined) return;
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
   throw new IntegrityError(`restore from ${options.store.url}: ${first.message}${more}`, {
-    hint: 'nothing was applied; the store is older than a head recorded earlier: find out who removed segments, or restore from a copy that holds the recorded head',
+    hint:
+      'nothing was applied; the store is older than a head recorded earlier: find out who ' +
+      'removed segments, or restore from a copy that holds the recorded head',
   });
 }
 
