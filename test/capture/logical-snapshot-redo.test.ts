@@ -87,7 +87,7 @@ describe('logical capture restarted before its initial snapshot was stored', () 
     const first = open(slotName);
     await first.start();
     const seen = collect(first);
-    await seen.waitForChanges(await rowCount(), 'the first snapshot');
+    await seen.waitForChanges((await rowCount()) + 1, 'the first snapshot');
     await first.stop();
     // Changes after the first snapshot: only the old slot holds them, and nothing stored them.
     await server.query(
@@ -137,14 +137,27 @@ describe('logical capture restarted before its initial snapshot was stored', () 
     await seen.acknowledgeAll();
   });
 
+  it('takes the snapshot above the stored position when the slot was dropped before a new one was made', async () => {
+    const rows = await rowCount();
+    const source = open('redo_gone', '27');
+    await source.start();
+    const seen = collect(source);
+    const changes = await seen.waitForChanges(rows + 1, 'the snapshot');
+    expect(changes[0]?.op).toBe('TRUNCATE');
+    for (const tx of seen.transactions)
+      expect(comparePositions(tx.position, '27')).toBeGreaterThan(0);
+    expect(replay(seen.transactions)).toEqual(await tableRows());
+    await seen.acknowledgeAll();
+  });
+
   it('resumes the slot without a new snapshot once a streamed commit was stored', async () => {
     const rows = await rowCount();
     const first = open('redo_done');
     await first.start();
     const seen = collect(first);
-    await seen.waitForChanges(rows, 'the snapshot');
+    await seen.waitForChanges(rows + 1, 'the snapshot');
     await server.query("INSERT INTO counters VALUES (9004, 'streamed')", [], 'source');
-    await seen.waitForChanges(rows + 1, 'the streamed insert');
+    await seen.waitForChanges(rows + 2, 'the streamed insert');
     const last = seen.transactions.at(-1)!.position;
     await first.acknowledge(last);
     await first.stop();

@@ -108,23 +108,31 @@ export class LogicalCaptureSource implements CaptureSource {
     let slot = await readSlot(control, slotName);
     if (slot?.walStatus === 'lost')
       throw lostSlotError(slotName, 'the slot was invalidated (wal_status lost)');
-    if (slot === undefined && this.options.resumePosition !== undefined) {
+    const unfinished = snapshotUnfinished(this.options);
+    if (slot === undefined && this.options.resumePosition !== undefined && !unfinished) {
       throw lostSlotError(
         slotName,
         `the slot is missing although the stream stored position ${this.options.resumePosition}`,
       );
     }
 
-    // A snapshot that was never stored whole is taken again, in a new slot, after a TRUNCATE
-    // and above every position that may be stored (see docs/CAPTURE.md, "A snapshot cut short").
+    // A snapshot goes in after a TRUNCATE and above every position that may be stored; one that
+    // was never stored whole is taken again in a new slot (docs/CAPTURE.md, "A snapshot cut
+    // short").
     let redo: SnapshotRedo | undefined;
-    if (slot !== undefined && snapshotUnfinished(this.options)) {
-      redo = await prepareSnapshotRedo(control, slotName, tables, this.options.resumePosition);
+    if (slot !== undefined && unfinished) {
+      redo = await prepareSnapshotRedo(control, slotName, tables, this.options.resumePosition, {
+        drop: true,
+      });
       logger.warn(
         { slot: slotName, resumePosition: this.options.resumePosition, floor: redo.floor },
         'initial snapshot was not stored: slot dropped, snapshot taken again',
       );
       slot = undefined;
+    } else if (slot === undefined && this.options.snapshot) {
+      redo = await prepareSnapshotRedo(control, slotName, tables, this.options.resumePosition, {
+        drop: false,
+      });
     }
     if (slot !== undefined) {
       this.confirmed = slot.confirmedFlush;

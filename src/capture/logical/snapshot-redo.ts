@@ -38,7 +38,7 @@ export function snapshotUnfinished(options: { snapshot: boolean; resumePosition?
 }
 
 /**
- * Drop the slot whose snapshot was never stored whole, and make room in the WAL for a new
+ * Drop the slot whose snapshot was never stored whole (`drop`), and make room in the WAL for a new
  * snapshot's positions: they must lie above every position that may already be stored (the
  * current WAL position bounds them all) and below the new slot's consistent point, so a
  * non-transactional logical message as large as the most snapshot transactions the tables can
@@ -46,7 +46,7 @@ export function snapshotUnfinished(options: { snapshot: boolean; resumePosition?
  *
  * @example
  * ```ts
- * const redo = await prepareSnapshotRedo(control, 'crypto_replicator', tables, '3');
+ * const redo = await prepareSnapshotRedo(control, 'crypto_replicator', tables, '3', { drop: true });
  * ```
  */
 export async function prepareSnapshotRedo(
@@ -54,16 +54,19 @@ export async function prepareSnapshotRedo(
   slotName: string,
   tables: TableName[],
   resumePosition: string | undefined,
+  options: { drop: boolean },
 ): Promise<SnapshotRedo> {
   // The slot must be ours to drop: its last owner may still be going away.
-  await waitForSlotFree(control, slotName);
-  try {
-    await control.query('SELECT pg_drop_replication_slot($1)', [slotName]);
-  } catch (error) {
-    throw new DatabaseError(
-      `drop replication slot "${slotName}" to retake the snapshot: ${(error as Error).message}`,
-      { hint: 'stop whatever uses the slot, then start the replicator again' },
-    );
+  if (options.drop) {
+    await waitForSlotFree(control, slotName);
+    try {
+      await control.query('SELECT pg_drop_replication_slot($1)', [slotName]);
+    } catch (error) {
+      throw new DatabaseError(
+        `drop replication slot "${slotName}" to retake the snapshot: ${(error as Error).message}`,
+        { hint: 'stop whatever uses the slot, then start the replicator again' },
+      );
+    }
   }
 
   // Room: one position per chunk of at most SNAPSHOT_CHUNK_ROWS rows, twice over, plus the
