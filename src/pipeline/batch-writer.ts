@@ -1,11 +1,13 @@
+import { join } from 'node:path';
 import type { CaptureSource } from '../capture/capture-source.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import type { ReplicatorMetrics } from '../observability/metrics.js';
 import type { ObjectStore } from '../store/store.js';
 import type { Batch } from './batcher.js';
+import { retryLocalWrite } from './local-disk.js';
 import type { BatchSealer, SealedBatch } from './sealed-batch.js';
-import type { SegmentJournal } from './segment-journal.js';
-import { type ReplicatorState, writeState } from './state-file.js';
+import { JOURNAL_DIR_NAME, type SegmentJournal } from './segment-journal.js';
+import { type ReplicatorState, STATE_FILE_NAME, writeState } from './state-file.js';
 import { StorePutter } from './store-putter.js';
 
 /** Sealed batches waiting or being stored at once; the reader waits beyond this. */
@@ -59,6 +61,9 @@ export class BatchWriter {
   #ackBehind: string | undefined;
   #storedTransactions = 0;
   #checkpointing: Promise<void> = Promise.resolve();
+  readonly #abort = new AbortController();
+  #localFailingSince: Date | undefined;
+  #localProblem: string | undefined;
 
   constructor(options: BatchWriterOptions) {
     this.#options = options;
@@ -89,7 +94,15 @@ export class BatchWriter {
 
   /** Since when every store attempt has failed, while it does. */
   get storeFailingSince(): Date | undefined {
-    return this.#putter.failingSince;
+    const store = this.#putter.failingSince;
+    const local = this.#localFailingSince;
+    if (store === undefined || local === undefined) return store ?? local;
+    return new Date(Math.min(store.getTime(), local.getTime()));
+  }
+
+  /** While a local write (state file, journal) fails: `local disk full: FILE`. */
+  get localProblem(): string | undefined {
+    return this.#localProblem;
   }
 
   /** Set once storing failed for good (a non-transient error, or aborted). */
@@ -116,7 +129,7 @@ export class BatchWriter {
     if (this.#failure !== undefined) throw this.#failure;
     await this.#checkpoint(true);
     await this.#acknowledgeBehind();
-    await writeState(this.#options.stateDir, this.#options.state);
+    await this.#writeState(this.#options.state);
   }
 
   /** Write a checkpoint if one is due and nothing is being stored (called from a timer). */
@@ -128,6 +141,25 @@ export class BatchWriter {
   /** Give up on storing: pending retries end, queued batches stay unacknowledged. */
   abort(reason: Error): void {
     this.#putter.abort(reason);
+    this.#abort.abort(reason);
+  }
+
+  // A full or failing local disk is waited out like a store outage (see local-disk.ts).
+  #local<T>(file: string, fn: () => Promise<T>): Promise<T> {
+    return retryLocalWrite(file, fn, {
+      signal: this.#abort.signal,
+      logger: this.#log,
+      onAttempt: (problem) => {
+        this.#localProblem = problem;
+        if (problem === undefined) this.#localFailingSince = undefined;
+        else this.#localFailingSince ??= new Date();
+      },
+    });
+  }
+
+  #writeState(state: ReplicatorState): Promise<void> {
+    const { stateDir } = this.#options;
+    return this.#local(join(stateDir, STATE_FILE_NAME), () => writeState(stateDir, state));
   }
 
   #kick(): void {
@@ -162,11 +194,13 @@ export class BatchWriter {
     // Record the sealed batch before storing it, so a crash cannot make us seal its names anew:
     // v2 journals the segment's bytes, v1 reserves its envelope counters (gaps are harmless).
     const { journal, stateDir } = this.#options;
+    const journalFile = join(stateDir, JOURNAL_DIR_NAME);
     // A v2 segment on a readable store needs neither: the store tells the head after a crash.
     if (journal !== undefined) {
-      await journal.write({ sequence: sealed.sequence, ...sealed.objects[0]! });
+      const entry = { sequence: sealed.sequence, ...sealed.objects[0]! };
+      await this.#local(journalFile, () => journal.write(entry));
     } else if (state.format === 'v1') {
-      await writeState(stateDir, { ...state, lastSequence: sealed.sequence });
+      await this.#writeState({ ...state, lastSequence: sealed.sequence });
     }
 
     // Store: every object durably, in order (v1 envelopes a few at a time).
@@ -194,7 +228,7 @@ export class BatchWriter {
     await this.#checkpoint(false);
     if (batch.ackPosition !== undefined) this.#ackBehind = batch.ackPosition;
     await this.#acknowledgeBehind();
-    await writeState(stateDir, state);
+    await this.#writeState(state);
     await journal?.remove(sealed.sequence);
   }
 

@@ -9,6 +9,7 @@ import { MAX_SEGMENT_PLAINTEXT_BYTES } from '../segment/index.js';
 import type { ObjectStore } from '../store/store.js';
 import { BatchWriter } from './batch-writer.js';
 import { Batcher } from './batcher.js';
+import { isLocalDiskError, localDiskError } from './local-disk.js';
 import { nextOrDeadline } from './next-or-deadline.js';
 import { openStream } from './open-stream.js';
 import type { StateLock } from './state-lock.js';
@@ -145,8 +146,11 @@ export class Replicator {
         onFailure: () => this.#stop.abort(),
       });
       await source.start();
-    } catch (error) {
+    } catch (caught) {
       await this.#lock?.release();
+      const error = isLocalDiskError(caught)
+        ? localDiskError(caught.path ?? this.#options.stateDir, caught)
+        : caught;
       // Stopped while the store was still unreachable at start: a clean stop, not a failure.
       if (this.#stop.signal.aborted && !(error instanceof ReplicatorError)) {
         this.#phase = 'stopped';
@@ -250,7 +254,11 @@ export class Replicator {
         for (const batch of this.#batcher.add(outcome.result.value)) await this.#enqueue(batch);
       }
     } catch (error) {
-      failure = error;
+      // NOTE: the capture source (notify spool) cannot wait out a full disk itself; name the
+      // disk trouble in one classified line instead of an unexpected failure.
+      failure = isLocalDiskError(error)
+        ? localDiskError(error.path ?? `the capture spool of ${source.mode} mode`, error)
+        : error;
     }
 
     // Shut down: store what was received, acknowledge, then let the source go.
@@ -265,8 +273,11 @@ export class Replicator {
     await this.#shutdown(failure);
   }
 
-  async #shutdown(failure: unknown): Promise<void> {
+  async #shutdown(outcome: unknown): Promise<void> {
     clearInterval(this.#watch);
+    const failure = isLocalDiskError(outcome)
+      ? localDiskError(outcome.path ?? this.#options.stateDir, outcome)
+      : outcome;
     await this.#options.source.stop().catch((error: Error) => {
       this.#log.warn({ error: error.message }, 'stopping the capture source failed');
     });
