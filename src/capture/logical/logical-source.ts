@@ -18,6 +18,7 @@ import { TransactionQueue } from '../transaction-queue.js';
 import { relationShape, relationTable, toChangeRecord } from './logical-records.js';
 import { createSlot, lostSlotError, readSlot } from './logical-slot.js';
 import type { PgoutputMessage } from './pgoutput-decoder.js';
+import { slotHolder, waitForSlotFree } from './slot-owner.js';
 import { prepareSnapshotRedo, type SnapshotRedo, snapshotUnfinished } from './snapshot-redo.js';
 import { TextPgoutputPlugin, type UndecodableMessage } from './text-pgoutput-plugin.js';
 
@@ -135,6 +136,8 @@ export class LogicalCaptureSource implements CaptureSource {
       });
     }
     if (slot !== undefined) {
+      // Another process on this slot would split the stream: refuse after a short grace.
+      await waitForSlotFree(control, slotName);
       this.confirmed = slot.confirmedFlush;
       this.lastEmitted = slot.confirmedFlush - 1n;
     } else {
@@ -273,7 +276,7 @@ export class LogicalCaptureSource implements CaptureSource {
         if (this.abort.signal.aborted) return;
         await this.failIfSlotLost();
         this.state.connected = false;
-        this.state.problem = `replication stream: ${describeError(error)}`;
+        this.state.problem = await this.describeStreamFailure(error);
         this.options.logger.warn({ attempt, problem: this.state.problem }, 'capture reconnecting');
         this.open = undefined;
         await sleep(reconnectDelayMs(attempt++), this.abort.signal);
@@ -448,6 +451,17 @@ export class LogicalCaptureSource implements CaptureSource {
     } catch (error) {
       this.state.problem ??= `slot status: ${describeError(error)}`;
     }
+  }
+
+  /** What status().problem says: a slot held by another process is named as such. */
+  private async describeStreamFailure(error: unknown): Promise<string> {
+    if ((error as { code?: string }).code === '55006') {
+      const pid = await this.ensureControl()
+        .then((control) => slotHolder(control, this.options.slotName))
+        .catch(() => undefined);
+      return `replication slot "${this.options.slotName}" is held by another process${pid === undefined ? '' : ` (pid ${pid})`}`;
+    }
+    return `replication stream: ${describeError(error)}`;
   }
 
   private async failIfSlotLost(): Promise<void> {
