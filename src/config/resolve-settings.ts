@@ -67,9 +67,10 @@ export function resolveRunSettings(
   const values = resolveSettings(RUN_SETTINGS, flags, env) as unknown as RunSettings;
   const levelGiven = flags.logLevel !== undefined || (env.LOG_LEVEL ?? '') !== '';
   if (!levelGiven && /^(1|true|yes)$/i.test(env.DEBUG ?? '')) values.logLevel = 'debug';
-  if (values.recipients === undefined || values.recipients.length === 0) {
+  values.recipients ??= [];
+  if (values.recipients.length === 0 && values.recipientsFile === undefined) {
     throw new UsageError('missing recipient: refusing to seal for nobody', {
-      hint: 'pass --recipient PUB.pem (or set RSA_PUBLIC_KEY_PATH); make a pair with "crypto-replicator keygen"',
+      hint: 'pass --recipient PUB.pem (or RSA_PUBLIC_KEY_PATH) or --recipients-file FILE; make a pair with "crypto-replicator keygen"',
     });
   }
   return values;

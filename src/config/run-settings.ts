@@ -19,6 +19,8 @@ export interface RunSettings {
   mode: 'notify' | 'outbox' | 'logical';
   store: string;
   recipients: string[];
+  /** A file listing more recipient public key paths (see readRecipientsFile). */
+  recipientsFile?: string;
   signingKey?: string;
   tables?: TableName[];
   stateDir: string;
@@ -118,6 +120,15 @@ export const RUN_SETTINGS: Setting[] = [
     schema: z.array(z.string().min(1)).min(1),
     expected: 'the path of an RSA public key (PEM)',
     description: 'recovery public key segments are sealed for (repeat for several)',
+  }),
+  setting({
+    key: 'recipientsFile',
+    flag: '--recipients-file',
+    placeholder: 'FILE',
+    env: 'RECIPIENTS_FILE',
+    schema: z.string().min(1),
+    expected: 'the path of a text file listing one public key path per line',
+    description: 'more recovery public keys: one PEM path per line (# comments, relative to it)',
   }),
   setting({
     key: 'signingKey',

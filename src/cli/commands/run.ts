@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { createCaptureSource } from '../../capture/index.js';
 import { addSettingOptions, givenFlags } from '../../config/commander-options.js';
+import { readRecipientsFile } from '../../config/recipients-file.js';
 import { resolveRunSettings } from '../../config/resolve-settings.js';
 import { RUN_SETTINGS, type RunSettings } from '../../config/run-settings.js';
 import { UsageError } from '../../errors.js';
@@ -47,7 +48,10 @@ async function run(settings: RunSettings): Promise<void> {
   const logger = createLogger({ level: debugEnabled() ? 'debug' : settings.logLevel });
 
   // Keys first: a missing or wrong key stops here, before anything connects.
-  const recipients = await Promise.all(settings.recipients.map((path) => loadRecipient(path)));
+  const listed =
+    settings.recipientsFile === undefined ? [] : await readRecipientsFile(settings.recipientsFile);
+  const paths = [...settings.recipients, ...listed];
+  const recipients = await Promise.all(paths.map((path) => loadRecipient(path)));
   const signingKey =
     settings.signingKey === undefined ? undefined : await loadSigningKey(settings.signingKey);
   if (settings.mode === 'notify') {
