@@ -2,7 +2,9 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CaptureSource } from '../../src/capture/capture-source.js';
 import { createCaptureSource, installCapture } from '../../src/capture/index.js';
+import { OutboxCaptureSource } from '../../src/capture/outbox/outbox-source.js';
 import { comparePositions, type SchemaRecord } from '../../src/change/change.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { waitFor } from '../support/wait-for.js';
 import { collect } from './collect.js';
@@ -233,11 +235,49 @@ describe('outbox capture', () => {
     await source.stop();
   });
 
-  it('refuses a second drainer on the same outbox', async () => {
+  const openWithGrace = (lockGraceMs: number) => {
+    const source = new OutboxCaptureSource({
+      databaseUrl: url,
+      snapshot: false,
+      logger: silentLogger,
+      lockGraceMs,
+    });
+    sources.push(source);
+    return source;
+  };
+
+  it('refuses a second drainer on the same outbox once the grace period is over', async () => {
     const first = open();
     await first.start();
-    const second = open();
+    const second = openWithGrace(1_000);
+    const started = Date.now();
     await expect(second.start()).rejects.toThrow(/another replicator drains this outbox/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
     await first.stop();
+  });
+
+  it('starts after a SIGKILLed drainer whose backend still held the lock goes away', async () => {
+    // The killed replicator's backend is modelled by a real session holding the same lock,
+    // which ends a moment after the new source started trying.
+    const dead = new pg.Client({ connectionString: url });
+    await dead.connect();
+    await dead.query(`SELECT pg_advisory_lock(hashtext('crypto_replicator.outbox'))`);
+    const source = openWithGrace(15_000);
+    const starting = source.start();
+    await waitFor(
+      async () =>
+        (
+          await server.query<{ n: string }>(
+            "SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = 'crypto-replicator outbox'",
+            [],
+            'source',
+          )
+        )[0]?.n === '1',
+      { what: 'the new source waiting for the lock' },
+    );
+    await dead.end();
+    await starting;
+    expect(source.status().connected).toBe(true);
+    await source.stop();
   });
 });

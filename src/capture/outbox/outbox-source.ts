@@ -19,12 +19,20 @@ export const OUTBOX_POLL_MS = 1_000;
 const FETCH_ROWS = 1_000;
 /** Advisory lock key: one drainer per database. */
 const DRAIN_LOCK = `hashtext('${S}.outbox')`;
+/**
+ * How long a start waits for the drain lock: after a SIGKILL of the previous replicator its
+ * backend holds the lock until the server notices the closed connection.
+ */
+export const DRAIN_LOCK_GRACE_MS = 15_000;
+const LOCK_POLL_MS = 250;
 
 export interface OutboxSourceOptions {
   databaseUrl: string;
   tables?: TableName[];
   snapshot: boolean;
   logger: Logger;
+  /** How long to wait for the drain lock before refusing (default DRAIN_LOCK_GRACE_MS). */
+  lockGraceMs?: number;
 }
 
 /**
@@ -272,6 +280,17 @@ export class OutboxCaptureSource implements CaptureSource {
     this.wake = undefined;
   }
 
+  /** Try the one-drainer lock until it is ours or the grace period is over. */
+  private async takeDrainLock(client: pg.Client): Promise<boolean> {
+    const deadline = Date.now() + (this.options.lockGraceMs ?? DRAIN_LOCK_GRACE_MS);
+    for (;;) {
+      const lock = await client.query(`SELECT pg_try_advisory_lock(${DRAIN_LOCK}) AS ok`);
+      if (lock.rows[0]?.ok === 't') return true;
+      if (Date.now() >= deadline || this.abort.signal.aborted) return false;
+      await sleep(LOCK_POLL_MS, this.abort.signal);
+    }
+  }
+
   /** The drain connection: LISTENs for wake-ups and holds the one-drainer advisory lock. */
   private async connect(): Promise<pg.Client> {
     if (this.client !== undefined) return this.client;
@@ -283,8 +302,7 @@ export class OutboxCaptureSource implements CaptureSource {
       if (this.wake !== undefined) this.wake();
       else this.woken = true;
     });
-    const lock = await client.query(`SELECT pg_try_advisory_lock(${DRAIN_LOCK}) AS ok`);
-    if (lock.rows[0]?.ok !== 't') {
+    if (!(await this.takeDrainLock(client))) {
       await client.end().catch(() => {});
       throw new DatabaseError('start outbox capture: another replicator drains this outbox', {
         hint: 'stop the other replicator; one database has one outbox stream',
