@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseTableName, type TableName } from '../change/change.js';
+import { MAX_SEGMENT_PLAINTEXT_BYTES } from '../segment/index.js';
 import { type Setting, setting } from './setting.js';
 
 /** Default time a batch may wait before it is sealed and stored, in milliseconds. */
@@ -184,8 +185,8 @@ export const RUN_SETTINGS: Setting[] = [
     placeholder: 'BYTES',
     env: 'MAX_SEGMENT_BYTES',
     defaultValue: DEFAULT_MAX_SEGMENT_BYTES,
-    schema: whole(1024, 64 * 1024 * 1024),
-    expected: 'whole bytes between 1024 and 67108864',
+    schema: whole(1024, MAX_SEGMENT_PLAINTEXT_BYTES),
+    expected: `whole bytes between 1024 and ${MAX_SEGMENT_PLAINTEXT_BYTES} (the format's cap)`,
     description: 'cut a segment before its plaintext exceeds this size',
   }),
   setting({

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveRunSettings } from '../../src/config/resolve-settings.js';
+import { MAX_SEGMENT_PLAINTEXT_BYTES } from '../../src/segment/index.js';
 
 const BASE_ENV = {
   DATABASE_URL: 'postgresql://app:s3cret@db:5432/app',
@@ -71,5 +72,27 @@ describe('run settings', () => {
   it('refuses to start without a store', () => {
     const env = { ...BASE_ENV, CLOUD_API_URL: undefined };
     expect(() => resolveRunSettings({}, env)).toThrow('missing --store');
+  });
+
+  it('rejects a segment size above the format cap, naming the setting and the real cap', () => {
+    const env = { DATABASE_URL: 'postgresql://h/db', CLOUD_API_URL: './twin' };
+    const flags = { recipients: ['a.pub'] };
+    const cap = String(MAX_SEGMENT_PLAINTEXT_BYTES);
+    expect(resolveRunSettings({ ...flags, maxSegmentBytes: cap }, env).maxSegmentBytes).toBe(
+      MAX_SEGMENT_PLAINTEXT_BYTES,
+    );
+    expect(() =>
+      resolveRunSettings({ ...flags, maxSegmentBytes: String(32 * 1024 * 1024) }, env),
+    ).toThrow(
+      `invalid --max-segment-bytes "33554432": expected whole bytes between 1024 and ${cap}`,
+    );
+    expect(() =>
+      resolveRunSettings(flags, {
+        ...env,
+        MAX_SEGMENT_BYTES: String(MAX_SEGMENT_PLAINTEXT_BYTES + 1),
+      }),
+    ).toThrow(
+      /^invalid MAX_SEGMENT_BYTES "16777217": expected whole bytes between 1024 and 16777216/,
+    );
   });
 });
