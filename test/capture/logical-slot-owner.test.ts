@@ -66,6 +66,13 @@ describe('logical capture and a replication slot another process holds', () => {
     expect(Date.now() - started).toBeLessThan(30_000);
     // A stream that stored positions and resumes is refused the same way.
     await expect(open('0/3000000').start()).rejects.toThrow(/is in use by another process/);
+    // A refused start leaves no connection open (it would keep the process from exiting).
+    const controls = await server.query<{ n: string }>(
+      "SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = 'crypto-replicator control'",
+      [],
+      'source',
+    );
+    expect(controls[0]?.n).toBe('1');
 
     await server.query('INSERT INTO items VALUES (11)', [], 'source');
     const changes = await seen.waitForChanges(12, 'the insert, in the first stream');

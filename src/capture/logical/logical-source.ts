@@ -80,6 +80,17 @@ export class LogicalCaptureSource implements CaptureSource {
   constructor(private readonly options: LogicalSourceOptions) {}
 
   async start(): Promise<void> {
+    try {
+      await this.startNow();
+    } catch (error) {
+      // A refused start leaves no connection behind (it would keep the process alive).
+      await this.control?.end().catch(() => {});
+      this.control = undefined;
+      throw error;
+    }
+  }
+
+  private async startNow(): Promise<void> {
     const { slotName, logger } = this.options;
     const control = await this.ensureControl();
 
