@@ -24,6 +24,9 @@ export async function connectText(
     connectionString: databaseUrl,
     types: TEXT_TYPES,
     application_name: applicationName,
+    // Probes a silent peer, so a dead link ends in an error instead of waiting forever.
+    keepAlive: true,
+    connectionTimeoutMillis: 10_000,
   });
   try {
     await client.connect();

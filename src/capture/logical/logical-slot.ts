@@ -82,7 +82,11 @@ export async function createSlot(
   exportSnapshot: boolean,
 ): Promise<CreatedSlot> {
   // `replication` is a real libpq/pg option that @types/pg does not list.
-  const config = { connectionString: databaseUrl, replication: 'database' } as pg.ClientConfig;
+  const config = {
+    connectionString: databaseUrl,
+    replication: 'database',
+    keepAlive: true,
+  } as pg.ClientConfig;
   const connection = new pg.Client(config);
   connection.on('error', () => {});
   try {

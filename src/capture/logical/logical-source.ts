@@ -76,6 +76,8 @@ export class LogicalCaptureSource implements CaptureSource {
   private confirmed = 0n;
   private slotSeen = false;
   private readonly state: CaptureStatus = { connected: false };
+  /** No message for this long means the link is dead (half the server's wal_sender_timeout). */
+  private receiveDeadlineMs = 0;
 
   constructor(private readonly options: LogicalSourceOptions) {}
 
@@ -107,6 +109,7 @@ export class LogicalCaptureSource implements CaptureSource {
       );
     }
     const tables = this.options.tables ?? (await this.publishedTables(control));
+    this.receiveDeadlineMs = await walSenderTimeoutMs(control);
 
     // Schema records for every followed table go first into the stream.
     for (const table of tables) {
@@ -285,9 +288,9 @@ export class LogicalCaptureSource implements CaptureSource {
         throw new Error('replication stream ended');
       } catch (error) {
         if (this.abort.signal.aborted) return;
-        await this.failIfSlotLost();
         this.state.connected = false;
         this.state.problem = await this.describeStreamFailure(error);
+        await this.failIfSlotLost();
         this.options.logger.warn({ attempt, problem: this.state.problem }, 'capture reconnecting');
         this.open = undefined;
         await sleep(reconnectDelayMs(attempt++), this.abort.signal);
@@ -302,6 +305,7 @@ export class LogicalCaptureSource implements CaptureSource {
         connectionString: this.options.databaseUrl,
         application_name: 'crypto-replicator',
         connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+        keepAlive: true,
       },
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
     );
@@ -329,23 +333,52 @@ export class LogicalCaptureSource implements CaptureSource {
       this.options.logger.info({ slot: this.options.slotName }, 'replication stream started');
       void this.sendConfirmed();
     });
-    service.on('data', (_lsn: string, message: PgoutputMessage | UndecodableMessage) =>
-      this.onMessage(message),
-    );
-    service.on('heartbeat', (lsn: string, _time: number, shouldRespond: boolean) =>
-      this.onKeepalive(lsn, shouldRespond),
-    );
+    // A silent link (no FIN, no RST) is noticed by a receive deadline: the server answers a
+    // ping at once, so silence beyond the deadline means the connection is dead.
+    let received = Date.now();
+    let timedOut: Error | undefined;
+    service.on('data', (_lsn: string, message: PgoutputMessage | UndecodableMessage) => {
+      received = Date.now();
+      return this.onMessage(message);
+    });
+    service.on('heartbeat', (lsn: string, _time: number, shouldRespond: boolean) => {
+      received = Date.now();
+      this.onKeepalive(lsn, shouldRespond);
+    });
+    const deadline = this.receiveDeadlineMs;
+    const watchdog =
+      deadline > 0
+        ? setInterval(
+            () => {
+              if (!started) return;
+              const silent = Date.now() - received;
+              if (silent > deadline) {
+                timedOut ??= new Error(
+                  `no message from the server for ${Math.round(silent / 1000)} s: connection presumed dead`,
+                );
+                destroySocket(service);
+              } else if (silent > deadline / 4) {
+                void this.sendConfirmed(true);
+              }
+            },
+            Math.max(250, Math.floor(deadline / 4)),
+          )
+        : undefined;
+    watchdog?.unref();
     try {
       await service.subscribe(
         new TextPgoutputPlugin(this.options.publicationName),
         this.options.slotName,
       );
+    } catch (error) {
+      throw timedOut ?? error;
     } finally {
       this.abort.signal.removeEventListener('abort', onAbort);
+      if (watchdog !== undefined) clearInterval(watchdog);
       await service.destroy().catch(() => {});
       this.service = undefined;
     }
-    if (failure !== undefined) throw failure;
+    if (timedOut !== undefined || failure !== undefined) throw timedOut ?? failure;
   }
 
   private async onMessage(message: PgoutputMessage | UndecodableMessage): Promise<void> {
@@ -437,10 +470,10 @@ export class LogicalCaptureSource implements CaptureSource {
   }
 
   /** Tell the server the flush position: everything before `confirmed` may be released. */
-  private async sendConfirmed(): Promise<void> {
+  private async sendConfirmed(ping = false): Promise<void> {
     if (this.service === undefined || this.confirmed === 0n) return;
     // The library reports lsn + 1 as flushed; pass confirmed - 1 so it reports `confirmed`.
-    await this.service.acknowledge(formatLsn(this.confirmed - 1n)).catch(() => {});
+    await this.service.acknowledge(formatLsn(this.confirmed - 1n), ping).catch(() => {});
   }
 
   private async checkSlot(): Promise<void> {
@@ -478,7 +511,10 @@ export class LogicalCaptureSource implements CaptureSource {
   private async failIfSlotLost(): Promise<void> {
     let slot: Awaited<ReturnType<typeof readSlot>>;
     try {
-      slot = await readSlot(await this.ensureControl(), this.options.slotName);
+      const control = await this.ensureControl();
+      slot = await withDeadline(readSlot(control, this.options.slotName), CONNECT_TIMEOUT_MS, () =>
+        destroySocket(control),
+      );
     } catch {
       return; // the server is unreachable: that is a reconnect, not a lost slot
     }
@@ -508,5 +544,41 @@ export class LogicalCaptureSource implements CaptureSource {
     });
     this.control = client;
     return client;
+  }
+}
+
+/** The receive deadline from the server's wal_sender_timeout, in milliseconds (0: none). */
+async function walSenderTimeoutMs(control: pg.Client): Promise<number> {
+  const { rows } = await control.query<{ ms: string }>(
+    "SELECT setting AS ms FROM pg_settings WHERE name = 'wal_sender_timeout'",
+  );
+  const ms = Number(rows[0]?.ms ?? 0);
+  // NOTE: half the timeout (one keepalive interval): the server answers our pings at once, and
+  // the deadline must fire before the server's own timeout closes the connection.
+  return Number.isFinite(ms) && ms > 0 ? Math.floor(ms / 2) : 0;
+}
+
+/** Cut a client's socket (a silent link never ends by itself); its query fails at once. */
+function destroySocket(owner: unknown): void {
+  const holder = owner as {
+    _client?: { connection?: { stream?: { destroy(): void } } };
+    connection?: { stream?: { destroy(): void } };
+  };
+  (holder._client?.connection ?? holder.connection)?.stream?.destroy();
+}
+
+/** `promise`, or a rejection after `ms` (calling `onTimeout` first). */
+async function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new Error(`no answer within ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
