@@ -3,6 +3,7 @@ import type { CaptureSource } from '../../src/capture/capture-source.js';
 import { createCaptureSource, installCapture } from '../../src/capture/index.js';
 import { type ChangeRecord, comparePositions, type Transaction } from '../../src/change/change.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
+import { waitFor } from '../support/wait-for.js';
 import { collect } from './collect.js';
 
 /** Apply transactions the way restore does: skip any position not above the last applied. */
@@ -149,6 +150,49 @@ describe('logical capture restarted before its initial snapshot was stored', () 
     expect(replay(seen.transactions)).toEqual(await tableRows());
     await seen.acknowledgeAll();
   });
+
+  it('keeps an idle slot at its start until the snapshot is acknowledged', async () => {
+    const slotLsn = async (column: string) =>
+      (
+        await server.query<{ lsn: string }>(
+          `SELECT ${column}::text AS lsn FROM pg_replication_slots s
+             LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE slot_name = 'idle_snap'`,
+          [],
+          'source',
+        )
+      )[0]?.lsn ?? '0/0';
+    const rows = await rowCount();
+    const source = open('idle_snap');
+    await source.start();
+    const seen = collect(source);
+    await seen.waitForChanges(rows + 1, 'the snapshot');
+    await waitFor(() => source.status().connected, { what: 'the stream to start' });
+    const start = await slotLsn('s.confirmed_flush_lsn');
+
+    // WAL written elsewhere: the server sends keepalives past it; the slot must stay put.
+    await server.createDatabase('elsewhere');
+    await server.query(
+      'CREATE TABLE filler AS SELECT g FROM generate_series(1, 20000) g',
+      [],
+      'elsewhere',
+    );
+    const end = (
+      await server.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')
+    )[0]!.lsn;
+    await waitFor(async () => comparePositions(await slotLsn('r.sent_lsn'), end) >= 0, {
+      what: 'the walsender past the WAL written elsewhere',
+      timeoutMs: 45_000,
+    });
+    expect(await slotLsn('s.confirmed_flush_lsn')).toBe(start);
+
+    // Acknowledged: now the idle slot follows the keepalives.
+    await seen.acknowledgeAll();
+    await server.query('CREATE TABLE filler2 AS SELECT 1 AS g', [], 'elsewhere');
+    await waitFor(async () => comparePositions(await slotLsn('s.confirmed_flush_lsn'), start) > 0, {
+      what: 'the slot to move after the acknowledgement',
+      timeoutMs: 45_000,
+    });
+  }, 120_000);
 
   it('resumes the slot without a new snapshot once a streamed commit was stored', async () => {
     const rows = await rowCount();

@@ -78,6 +78,8 @@ export class LogicalCaptureSource implements CaptureSource {
   private readonly state: CaptureStatus = { connected: false };
   /** No message for this long means the link is dead (half the server's wal_sender_timeout). */
   private receiveDeadlineMs = 0;
+  /** Last snapshot position emitted and not yet acknowledged (the slot must not move then). */
+  private snapshotUnacknowledged: bigint | undefined;
 
   constructor(private readonly options: LogicalSourceOptions) {}
 
@@ -184,6 +186,9 @@ export class LogicalCaptureSource implements CaptureSource {
 
   async acknowledge(position: string): Promise<void> {
     const value = positionValue(position);
+    if (this.snapshotUnacknowledged !== undefined && value >= this.snapshotUnacknowledged) {
+      this.snapshotUnacknowledged = undefined;
+    }
     this.state.acknowledgedPosition = position;
     // Snapshot chunks sit below the slot's start; only stream positions move the slot.
     if (value + 1n > this.confirmed) {
@@ -236,6 +241,7 @@ export class LogicalCaptureSource implements CaptureSource {
             'read initial snapshot: more chunks than positions below the slot',
           );
         }
+        this.snapshotUnacknowledged = next;
         return next.toString();
       };
       let rows = 0;
@@ -443,7 +449,8 @@ export class LogicalCaptureSource implements CaptureSource {
       this.open === undefined &&
       this.queue.length === 0 &&
       this.libraryQueueEmpty() &&
-      this.lastEmitted < this.confirmed;
+      this.lastEmitted < this.confirmed &&
+      this.snapshotUnacknowledged === undefined;
     if (idle && positionValue(lsn) > this.confirmed) {
       this.confirmed = positionValue(lsn);
       void this.sendConfirmed();
