@@ -85,6 +85,7 @@ export async function createRig(
   await mkdir(stateDir, { recursive: true });
   let end: string | undefined;
   let restores = 0;
+  let current: StartedReplicator | undefined;
 
   const rig: FaultRig = {
     mode,
@@ -130,7 +131,8 @@ export async function createRig(
         ...(extra.args ?? []),
       ];
       const env = options.token === undefined ? {} : { CLOUD_API_TOKEN: options.token };
-      return startReplicator(args, { metricsPort, env });
+      current = startReplicator(args, { metricsPort, env });
+      return current;
     },
     async markEnd() {
       if (mode === 'logical') {
@@ -156,7 +158,10 @@ export async function createRig(
           [end, slot],
           name,
         );
-        return rows[0]?.done === true;
+        // The slot alone is not enough: a start that retakes the initial snapshot makes a new
+        // slot whose start is already past `end` while the snapshot is not stored yet. The
+        // replicator itself must have acknowledged a position at or past `end`.
+        return rows[0]?.done === true && (await snapshotAcknowledged(current));
       }
       const rows = await server.query<{ n: string }>(
         'SELECT count(*) AS n FROM crypto_replicator.outbox WHERE id <= $1::bigint',
@@ -190,6 +195,33 @@ export async function createRig(
     },
   };
   return rig;
+}
+
+/**
+ * True when the replicator holds nothing unacknowledged and, if this process created the slot
+ * (first start, or a start that retook an initial snapshot which was never stored), has received
+ * every transaction of that snapshot. The slot alone says too little: a retaken snapshot makes a
+ * new slot whose start is already past the source's end while the snapshot is not stored yet.
+ */
+async function snapshotAcknowledged(replicator: StartedReplicator | undefined): Promise<boolean> {
+  if (replicator?.metricsPort === undefined) return false;
+  const url = `http://127.0.0.1:${replicator.metricsPort}/metrics`;
+  const response = await fetch(url).catch(() => undefined);
+  if (response === undefined || !response.ok) return false;
+  const text = await response.text();
+  const metric = (name: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`crypto_replicator_${name} `));
+    return line === undefined ? undefined : Number(line.split(' ')[1]);
+  };
+  if (metric('pending_transactions') !== 0) return false;
+
+  // The snapshot's transactions come first in a new slot's stream.
+  const log = replicator.output();
+  const created = log.lastIndexOf('"replication slot created"');
+  if (created === -1) return true;
+  const read = /"transactions":(\d+)[^\n]*"initial snapshot read"/.exec(log.slice(created));
+  if (read === null) return false;
+  return (metric('transactions_captured_total') ?? 0) >= Number(read[1]);
 }
 
 /**
