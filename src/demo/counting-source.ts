@@ -44,8 +44,14 @@ export class CountingSource implements CaptureSource {
 
   async *transactions(): AsyncIterable<Transaction> {
     for await (const transaction of this.#inner.transactions()) {
+      // Count the workload's changes, not the initial snapshot (rows, and the TRUNCATE with
+      // which a logical snapshot opens).
       let changes = 0;
-      for (const record of transaction.records) if (record.kind === 'change') changes++;
+      if (transaction.xid !== 'snapshot') {
+        for (const record of transaction.records) {
+          if (record.kind === 'change' && record.snapshot !== true) changes++;
+        }
+      }
       this.#receivedChanges += changes;
       // A transaction split over segments repeats its position: count it under the last part.
       const last = this.#received.at(-1);
