@@ -38,7 +38,7 @@ export interface FaultRig {
     args?: string[];
   }): Promise<StartedReplicator>;
   /** True once the source holds nothing the replicator has not stored (logical, outbox). */
-  caughtUp(): Promise<boolean>;
+  caughtUp(replicator?: ReplicatorProcess): Promise<boolean>;
   /** Mark the source's current end; {@link caughtUp} then waits for everything before it. */
   markEnd(): Promise<void>;
   /** Restore the store into a fresh database of the same server; returns its URL. */
@@ -150,7 +150,7 @@ export async function createRig(
           )[0]!.id ?? '0';
       }
     },
-    async caughtUp() {
+    async caughtUp(replicator?: ReplicatorProcess) {
       if (end === undefined) throw new Error('markEnd() first');
       if (mode === 'logical') {
         const rows = await server.query<{ done: boolean }>(
@@ -161,7 +161,7 @@ export async function createRig(
         // The slot alone is not enough: a start that retakes the initial snapshot makes a new
         // slot whose start is already past `end` while the snapshot is not stored yet. The
         // replicator itself must have acknowledged a position at or past `end`.
-        return rows[0]?.done === true && (await snapshotAcknowledged(current));
+        return rows[0]?.done === true && (await snapshotAcknowledged(replicator ?? current));
       }
       const rows = await server.query<{ n: string }>(
         'SELECT count(*) AS n FROM crypto_replicator.outbox WHERE id <= $1::bigint',
@@ -203,7 +203,7 @@ export async function createRig(
  * every transaction of that snapshot. The slot alone says too little: a retaken snapshot makes a
  * new slot whose start is already past the source's end while the snapshot is not stored yet.
  */
-async function snapshotAcknowledged(replicator: StartedReplicator | undefined): Promise<boolean> {
+async function snapshotAcknowledged(replicator: ReplicatorProcess | undefined): Promise<boolean> {
   if (replicator?.metricsPort === undefined) return false;
   const url = `http://127.0.0.1:${replicator.metricsPort}/metrics`;
   const response = await fetch(url).catch(() => undefined);
@@ -233,10 +233,14 @@ async function snapshotAcknowledged(replicator: StartedReplicator | undefined): 
  * const catchUpMs = await timeToCatchUp(rig);
  * ```
  */
-export async function timeToCatchUp(rig: FaultRig, timeoutMs = 120_000): Promise<number> {
+export async function timeToCatchUp(
+  rig: FaultRig,
+  timeoutMs = 120_000,
+  replicator?: ReplicatorProcess,
+): Promise<number> {
   const started = Date.now();
   await rig.markEnd();
-  await waitFor(() => rig.caughtUp(), {
+  await waitFor(() => rig.caughtUp(replicator), {
     timeoutMs,
     intervalMs: 50,
     what: `${rig.mode} replicator to catch up`,
@@ -267,7 +271,7 @@ export async function drainAndCheck(
   });
   exitedEarly.catch(() => {});
   const drainMs = await Promise.race([
-    rig.mode === 'notify' ? notifyDrained(replicator) : timeToCatchUp(rig),
+    rig.mode === 'notify' ? notifyDrained(replicator) : timeToCatchUp(rig, 120_000, replicator),
     exitedEarly,
   ]);
   const exitCode = await replicator.stop();
