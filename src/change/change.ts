@@ -99,6 +99,32 @@ export interface Transaction {
   continues?: boolean;
 }
 
+/**
+ * Split a `--tables` list on commas outside double quotes, trimming each entry, so that
+ * `a,"Odd, name"` is two tables. Parse each entry with {@link parseTableName}.
+ *
+ * @example
+ * ```ts
+ * splitTableList('audit.events, "Odd, Table"'); // => ['audit.events', '"Odd, Table"']
+ * ```
+ */
+export function splitTableList(text: string): string[] {
+  const entries: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted;
+    if (ch === ',' && !quoted) {
+      entries.push(current.trim());
+      current = '';
+    } else {
+      current += ch;
+    }
+  }
+  entries.push(current.trim());
+  return entries;
+}
+
 const LSN_PATTERN = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
 const DECIMAL_PATTERN = /^(0|[1-9][0-9]{0,19})$/;
 

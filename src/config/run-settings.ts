@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseTableName, type TableName } from '../change/change.js';
+import { parseTableName, splitTableList, type TableName } from '../change/change.js';
 import { MAX_SEGMENT_PLAINTEXT_BYTES } from '../segment/index.js';
 import { type Setting, setting } from './setting.js';
 
@@ -53,22 +53,9 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((text) => ['true', '1', 'yes'].includes(text));
 
-/** Split `a,b,"Odd, name"` on commas outside double quotes and parse each table name. */
+/** Parse `a,b,"Odd, name"` into table names. */
 function tableList(text: string): TableName[] {
-  const names: string[] = [];
-  let current = '';
-  let quoted = false;
-  for (const ch of text) {
-    if (ch === '"') quoted = !quoted;
-    if (ch === ',' && !quoted) {
-      names.push(current.trim());
-      current = '';
-    } else {
-      current += ch;
-    }
-  }
-  names.push(current.trim());
-  return names.map((name) => parseTableName(name));
+  return splitTableList(text).map((name) => parseTableName(name));
 }
 
 /**

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
-import { parseTableName, type TableName } from '../../change/change.js';
-import { IntegrityError, UsageError } from '../../errors.js';
+import { IntegrityError } from '../../errors.js';
 import { compareDatabases } from '../../restore/compare-databases.js';
 import { formatCompareReport } from '../../restore/format-report.js';
 import { action } from '../action.js';
+import { parseTablesFlag } from '../tables-flag.js';
 
 interface CompareFlags {
   source: string;
@@ -32,7 +32,7 @@ export function compareCommand(): Command {
 }
 
 async function compare(flags: CompareFlags): Promise<void> {
-  const tables = flags.tables === undefined ? undefined : parseTables(flags.tables);
+  const tables = flags.tables === undefined ? undefined : parseTablesFlag(flags.tables);
   const report = await compareDatabases({ source: flags.source, target: flags.target, tables });
   process.stdout.write(
     flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatCompareReport(report),
@@ -46,20 +46,4 @@ async function compare(flags: CompareFlags): Promise<void> {
       },
     );
   }
-}
-
-function parseTables(text: string): TableName[] {
-  return text
-    .split(',')
-    .map((part) => part.trim())
-    .filter((part) => part !== '')
-    .map((part) => {
-      try {
-        return parseTableName(part);
-      } catch {
-        throw new UsageError(`invalid --tables "${text}": "${part}" is not a table name`, {
-          hint: 'list tables as schema.table or table, separated by commas',
-        });
-      }
-    });
 }

@@ -10,9 +10,10 @@ import {
   uninstallCapture,
 } from '../../capture/index.js';
 import { connectText } from '../../capture/text-client.js';
-import { parseTableName, qualifiedName, type TableName } from '../../change/change.js';
+import { qualifiedName, type TableName } from '../../change/change.js';
 import { UsageError } from '../../errors.js';
 import { action } from '../action.js';
+import { parseTablesFlag } from '../tables-flag.js';
 
 interface InstallFlags {
   mode?: string;
@@ -92,7 +93,7 @@ async function run(flags: InstallFlags, uninstall: boolean): Promise<void> {
       hint: 'pass --tables a,b or --all-tables',
     });
   }
-  const tables = flags.tables === undefined ? undefined : parseTableList(flags.tables);
+  const tables = flags.tables === undefined ? undefined : parseTablesFlag(flags.tables);
   const databaseUrl = flags.databaseUrl ?? process.env.DATABASE_URL;
   const names = {
     channel: flags.channel ?? process.env.LISTEN_CHANNEL ?? DEFAULT_CHANNEL,
@@ -137,32 +138,6 @@ async function run(flags: InstallFlags, uninstall: boolean): Promise<void> {
       `the replication slot "${names.slotName ?? DEFAULT_SLOT}" is created by the first "crypto-replicator run", with the snapshot of existing rows\n`,
     );
   }
-}
-
-/** Split on commas outside double quotes, then parse each name. */
-export function parseTableList(text: string): TableName[] {
-  const parts: string[] = [];
-  let current = '';
-  let quoted = false;
-  for (const ch of text) {
-    if (ch === '"') quoted = !quoted;
-    if (ch === ',' && !quoted) {
-      parts.push(current.trim());
-      current = '';
-    } else {
-      current += ch;
-    }
-  }
-  parts.push(current.trim());
-  return parts.map((part) => {
-    try {
-      return parseTableName(part);
-    } catch {
-      throw new UsageError(`invalid --tables entry "${part}": expected table or schema.table`, {
-        hint: 'separate tables with commas; double-quote names with capitals, dots or spaces',
-      });
-    }
-  });
 }
 
 async function listTables(databaseUrl: string): Promise<TableName[]> {

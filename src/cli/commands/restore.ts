@@ -1,7 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { Command } from 'commander';
-import { parseTableName, type TableName } from '../../change/change.js';
 import { IntegrityError, UsageError } from '../../errors.js';
 import {
   type Identity,
@@ -19,6 +18,7 @@ import type { ExpectedHead } from '../../restore/verify-types.js';
 import { openStore } from '../../store/open-store.js';
 import type { ObjectStore } from '../../store/store.js';
 import { action, debugEnabled } from '../action.js';
+import { parseTablesFlag } from '../tables-flag.js';
 
 interface RestoreFlags extends StoreFlags, ExpectHeadFlags {
   identity: string[];
@@ -77,7 +77,7 @@ async function restoreAction(flags: RestoreFlags): Promise<void> {
   const identities: Identity[] = [];
   for (const path of flags.identity) identities.push(await loadIdentity(path, { passphrase }));
   const verifyKey = await loadVerifyKey(flags.verifyKey);
-  const tables = flags.tables === undefined ? undefined : parseTables(flags.tables);
+  const tables = flags.tables === undefined ? undefined : parseTablesFlag(flags.tables);
   const expectHeads = await expectedHeadsFromFlags(flags);
 
   // Ctrl-C stops at the next segment boundary with progress committed; a second one exits.
@@ -148,22 +148,6 @@ function stoppedNote(report: RestoreReport): string {
       `restore stopped: stream ${s.streamId} restored and committed through segment ${s.appliedThroughSequence} of ${s.lastSequenceInStore}; nothing after it was applied\n`,
   );
   return lines.join('');
-}
-
-function parseTables(text: string): TableName[] {
-  return text
-    .split(',')
-    .map((part) => part.trim())
-    .filter((part) => part !== '')
-    .map((part) => {
-      try {
-        return parseTableName(part);
-      } catch {
-        throw new UsageError(`invalid --tables "${text}": "${part}" is not a table name`, {
-          hint: 'list tables as schema.table or table, separated by commas',
-        });
-      }
-    });
 }
 
 async function writeReport(path: string, report: RestoreReport): Promise<void> {
