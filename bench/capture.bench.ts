@@ -154,7 +154,7 @@ async function backlogDrain(
     );
   }
   const [{ lsn }] = (await server.query<{ lsn: string }>(
-    'SELECT pg_current_wal_lsn()::text AS lsn',
+    'SELECT pg_current_wal_insert_lsn()::text AS lsn',
   )) as [{ lsn: string }];
 
   // Ceiling: PostgreSQL's own client decoding the same changes with the same plugin.

@@ -80,8 +80,10 @@ export async function prepareSnapshotRedo(
     );
     chunks += BigInt(rows[0]?.bytes ?? '0') / MIN_ROW_BYTES / BigInt(SNAPSHOT_CHUNK_ROWS) + 1n;
   }
+  // NOTE: the insert position, which is past every commit already made, also asynchronous
+  // ones (synchronous_commit off) that pg_current_wal_lsn() may not reach yet.
   const { rows } = await control.query<{ floor: string }>(
-    `SELECT pg_current_wal_lsn()::text AS floor,
+    `SELECT pg_current_wal_insert_lsn()::text AS floor,
             pg_logical_emit_message(false, 'crypto-replicator', repeat('x', $1::int)::bytea)`,
     [Number(chunks * 2n)],
   );

@@ -136,9 +136,15 @@ export async function createRig(
     },
     async markEnd() {
       if (mode === 'logical') {
-        end = (
-          await server.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn', [], name)
-        )[0]!.lsn;
+        // The insert position, not the write position: the test server commits asynchronously
+        // (synchronous_commit off), so a commit the client saw may still be ahead of
+        // pg_current_wal_lsn(), and a slot confirmed up to that would be judged caught up early.
+        const rows = await server.query<{ lsn: string }>(
+          'SELECT pg_current_wal_insert_lsn()::text AS lsn',
+          [],
+          name,
+        );
+        end = rows[0]!.lsn;
       } else {
         end =
           (

@@ -37,6 +37,12 @@ export interface WorkloadOptions {
   rollbackEvery?: number;
   /** One row in this many carries a payload over 8000 bytes (default 40; 0: never). */
   largeRowEvery?: number;
+  /**
+   * Transactions per second, all writers together, at most (default 300; 0: as fast as the
+   * database allows). A bounded rate keeps a scenario's size the same on a fast idle machine
+   * and a loaded one: unbounded writers outrun the replicator, and catching up never ends.
+   */
+  ratePerSecond?: number;
 }
 
 /**
@@ -62,7 +68,14 @@ export class FaultWorkload {
   #writers: Promise<void>[] = [];
 
   constructor(options: WorkloadOptions) {
-    this.#options = { writers: 3, maxRows: 5, rollbackEvery: 10, largeRowEvery: 40, ...options };
+    this.#options = {
+      writers: 3,
+      maxRows: 5,
+      rollbackEvery: 10,
+      largeRowEvery: 40,
+      ratePerSecond: 300,
+      ...options,
+    };
   }
 
   /** Transactions recorded so far, by outcome. */
@@ -127,7 +140,16 @@ export class FaultWorkload {
 
   async #writerLoop(writer: number): Promise<void> {
     let client: pg.Client | undefined;
+    const { ratePerSecond, writers } = this.#options;
+    // Pacing, not synchronisation: each writer starts a transaction at most every `interval` ms.
+    const interval = ratePerSecond > 0 ? (1000 * writers) / ratePerSecond : 0;
+    let due = performance.now();
     while (this.#running) {
+      if (interval > 0) {
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        due = Math.max(due + interval, performance.now() - interval);
+      }
       // (Re)connect; while the database is down, wait a little and try again.
       if (client === undefined) {
         client = await this.#connect();
