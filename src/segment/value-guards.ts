@@ -29,9 +29,9 @@ export function isTable(value: unknown): value is TableName {
 
 export function isRow(value: unknown): value is Row {
   if (!isObject(value)) return false;
-  const cells = Object.values(value);
-  for (let index = 0; index < cells.length; index++) {
-    const cell = cells[index];
+  // NOTE: for-in, not Object.values: no array per row (this runs for every row on every open).
+  for (const column in value) {
+    const cell = value[column];
     if (cell !== null && typeof cell !== 'string') return false;
   }
   return true;
