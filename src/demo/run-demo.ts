@@ -214,9 +214,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     onProgress: (event) => restoring.update(event.changesApplied),
     logger,
   });
+  // NOTE: a logical stream opens with its initial snapshot (a TRUNCATE, and the rows that were
+  // there): say so rather than show more changes restored than were written.
+  const applied = report.streams[0]?.changesApplied ?? 0;
+  const extra =
+    applied > total
+      ? `: the ${formatCount(total)} written and ${formatCount(applied - total)} of the initial snapshot`
+      : '';
   restoring.done(
-    `  restored ${formatCount(report.streams[0]?.changesApplied ?? 0)} changes into a fresh ` +
-      `database (${secondsText(report.rtoSeconds * 1000)})`,
+    `  restored ${formatCount(applied)} changes into a fresh database${extra} ` +
+      `(${secondsText(report.rtoSeconds * 1000)})`,
   );
   checkAbort();
   const comparison = await compareDatabases({
