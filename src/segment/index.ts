@@ -13,6 +13,7 @@ export {
   type ReadSegmentOptions,
   readSegmentHeader,
 } from './open-segment.js';
+export { decodePayload, type EncodedPayload, encodePayload } from './payload.js';
 export { decodeTransactions, encodeTransactions } from './payload-codec.js';
 export { type SealedSegment, type SealSegmentOptions, sealSegment } from './seal-segment.js';
 export {
@@ -21,6 +22,8 @@ export {
   type CompressionName,
   GENESIS_HASH,
   MAX_SEGMENT_PLAINTEXT_BYTES,
+  PayloadEncoding,
+  type PayloadEncodingName,
 } from './segment-constants.js';
 export { segmentHash } from './segment-hash.js';
 export type { HeaderRecipient, SegmentHeader } from './segment-header.js';

@@ -5,7 +5,7 @@ import type { Identity, VerifyKey } from '../keys/key-types.js';
 import { verifyKeyFromRaw } from '../keys/signing-key.js';
 import { decompress } from './compression.js';
 import { parseObjectName } from './object-names.js';
-import { decodeTransactions } from './payload-codec.js';
+import { decodePayload } from './payload.js';
 import {
   DATA_KEY_BYTES,
   MAX_SEGMENT_PLAINTEXT_BYTES,
@@ -153,7 +153,7 @@ export function openSegment(
   let transactions: Transaction[];
   try {
     const payload = decompress(header.compression, packed, MAX_SEGMENT_PLAINTEXT_BYTES);
-    transactions = decodeTransactions(payload);
+    transactions = decodePayload(payload, header.payloadEncoding);
   } catch (error) {
     throw new IntegrityError(`open segment "${name}": bad payload: ${(error as Error).message}`);
   }

@@ -4,7 +4,7 @@ import type { Recipient, SigningKey } from '../keys/key-types.js';
 import { rawEd25519PublicKey } from '../keys/signing-key.js';
 import { compress } from './compression.js';
 import { STREAM_ID_PATTERN } from './object-names.js';
-import { encodeTransactions } from './payload-codec.js';
+import { type EncodedPayload, encodePayload } from './payload.js';
 import {
   type CompressionName,
   DATA_KEY_BYTES,
@@ -35,10 +35,11 @@ export interface SealSegmentOptions {
   /** The transactions to seal; or give `payload` instead. */
   transactions?: readonly Transaction[];
   /**
-   * The transactions already serialised by {@link encodeTransactions} (for sealing in a worker
-   * thread without copying the records twice). Exactly one of `transactions` and `payload`.
+   * The transactions already serialised (for sealing in a worker thread without copying the
+   * records twice): by {@link encodePayload}, or a Buffer of JSON lines by `encodeTransactions`.
+   * Exactly one of `transactions` and `payload`.
    */
-  payload?: Buffer;
+  payload?: EncodedPayload | Buffer;
   recipients: readonly Recipient[];
   signingKey: SigningKey;
   /** Payload compression; brotli by default. */
@@ -87,10 +88,11 @@ export function sealSegment(options: SealSegmentOptions): SealedSegment {
   if ((options.transactions === undefined) === (options.payload === undefined)) {
     throw new TypeError('give exactly one of transactions and payload');
   }
-  if (options.transactions?.length === 0 || options.payload?.length === 0) {
+  const encoded = payloadOf(options);
+  if (options.transactions?.length === 0 || encoded.bytes.length === 0) {
     throw new TypeError('a segment holds one transaction or more');
   }
-  const payload = options.payload ?? encodeTransactions(options.transactions!);
+  const payload = encoded.bytes;
   if (payload.length > MAX_SEGMENT_PLAINTEXT_BYTES) {
     throw new RangeError(
       `payload of ${payload.length} bytes exceeds MAX_SEGMENT_PLAINTEXT_BYTES; cut the batch`,
@@ -120,6 +122,7 @@ export function sealSegment(options: SealSegmentOptions): SealedSegment {
   const iv = randomBytes(IV_BYTES);
   const headerBytes = encodeHeader({
     compression,
+    payloadEncoding: encoded.encoding,
     streamId,
     sequence,
     previousHash,
@@ -141,4 +144,10 @@ export function sealSegment(options: SealSegmentOptions): SealedSegment {
   const signature = sign(null, unsigned, signingKey.privateKey);
   const bytes = Buffer.concat([unsigned, signature]);
   return { bytes, hash: segmentHash(bytes), header: decodeHeader(bytes, 'new segment') };
+}
+
+function payloadOf(options: SealSegmentOptions): EncodedPayload {
+  const given = options.payload;
+  if (given === undefined) return encodePayload(options.transactions!);
+  return Buffer.isBuffer(given) ? { encoding: 'json-lines', bytes: given } : given;
 }

@@ -21,8 +21,17 @@ export const Compression = {
 } as const;
 export type CompressionName = keyof typeof Compression;
 
-/** Payload encoding (header byte 6): UTF-8 JSON lines, one transaction per line. */
-export const PAYLOAD_JSON_LINES = 1;
+/** Payload encoding (header byte 6), docs/FORMAT.md 2.5. */
+export const PayloadEncoding = {
+  /** UTF-8 JSON lines, one transaction per line (2.5.1). */
+  'json-lines': 1,
+  /** NUL-terminated UTF-8 fields with per-segment table and column-list dictionaries (2.5.2). */
+  'text-fields': 2,
+} as const;
+export type PayloadEncodingName = keyof typeof PayloadEncoding;
+
+/** What ends every field of a text-fields payload: U+0000, one NUL byte in UTF-8. */
+export const TEXT_FIELD_END = '\u0000';
 
 /** Cipher (header byte 7): AES-256-GCM, one message, 12-byte IV, 16-byte tag. */
 export const CIPHER_AES_256_GCM = 1;

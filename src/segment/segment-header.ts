@@ -14,7 +14,8 @@ import {
   MAX_SEGMENT_PAYLOAD_BYTES,
   MAX_WRAPPED_KEY_BYTES,
   MIN_WRAPPED_KEY_BYTES,
-  PAYLOAD_JSON_LINES,
+  PayloadEncoding,
+  type PayloadEncodingName,
   RecipientTypeId,
   SEGMENT_MAGIC,
   SIGNATURE_BYTES,
@@ -44,6 +45,8 @@ export interface HeaderRecipient {
 export interface SegmentHeader {
   version: number;
   compression: CompressionName;
+  /** How the payload is serialised (docs/FORMAT.md 2.5). */
+  payloadEncoding: PayloadEncodingName;
   streamId: string;
   sequence: number;
   previousHash: Buffer;
@@ -81,7 +84,7 @@ export function encodeHeader(fields: HeaderFields): Buffer {
   SEGMENT_MAGIC.copy(fixed, 0);
   fixed.writeUInt8(FORMAT_VERSION, 4);
   fixed.writeUInt8(Compression[fields.compression], 5);
-  fixed.writeUInt8(PAYLOAD_JSON_LINES, 6);
+  fixed.writeUInt8(PayloadEncoding[fields.payloadEncoding], 6);
   fixed.writeUInt8(CIPHER_AES_256_GCM, 7);
   Buffer.from(fields.streamId, 'hex').copy(fixed, 8);
   fixed.writeBigUInt64BE(BigInt(fields.sequence), 24);
@@ -131,7 +134,11 @@ export function decodeHeader(bytes: Buffer, name: string): SegmentHeader {
     (key) => Compression[key] === compressionId,
   );
   if (compression === undefined) throw bad(`unknown compression id ${compressionId}`);
-  if (bytes.readUInt8(6) !== PAYLOAD_JSON_LINES) throw bad(`unknown payload encoding`);
+  const encodingId = bytes.readUInt8(6);
+  const payloadEncoding = (Object.keys(PayloadEncoding) as PayloadEncodingName[]).find(
+    (key) => PayloadEncoding[key] === encodingId,
+  );
+  if (payloadEncoding === undefined) throw bad(`unknown payload encoding id ${encodingId}`);
   if (bytes.readUInt8(7) !== CIPHER_AES_256_GCM) throw bad(`unknown cipher`);
 
   // Stream position: sequence from 1, genesis hash exactly for sequence 1.
@@ -202,6 +209,7 @@ export function decodeHeader(bytes: Buffer, name: string): SegmentHeader {
   return {
     version,
     compression,
+    payloadEncoding,
     streamId,
     sequence,
     previousHash,
