@@ -20,5 +20,7 @@ case "$1" in
   -*) set -- run "$@" ;;
 esac
 
-# exec: the replicator becomes the process that receives SIGTERM from `docker stop`.
+# exec: the CLI becomes the process that receives SIGTERM from `docker stop`. For run (and the
+# other long-running commands) it starts the replicator with a bounded heap and passes signals
+# on (src/cli/bounded-heap.ts); CRYPTO_REPLICATOR_MAX_HEAP_MB or NODE_OPTIONS change the bound.
 exec node "$APP_DIR/dist/cli/main.js" "$@"

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
@@ -85,13 +86,26 @@ async function readOwner(path: string): Promise<number | undefined> {
   }
 }
 
-/** True when a process with this id exists (EPERM: it exists but belongs to another user). */
+/**
+ * True when a process with this id exists (EPERM: it exists but belongs to another user) and is
+ * not a zombie. NOTE: a replicator whose launcher was killed exits at once but stays a zombie
+ * until init reaps it, which can take a second; it holds nothing by then.
+ */
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/** True when /proc says the process has exited and waits to be reaped (Linux only). */
+function isZombie(pid: number): boolean {
+  try {
+    return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
   }
 }
 

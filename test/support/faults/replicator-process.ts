@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { CLI_SPAWN_ARGS } from '../cli.js';
 import { waitFor } from '../wait-for.js';
+import { processRunning, processTree, TreePeak } from './peak-rss.js';
 
 /** Children started by this module, so that a failing test still stops them (afterAll). */
 const children = new Set<ChildProcess>();
@@ -10,7 +10,10 @@ const children = new Set<ChildProcess>();
 export interface ReplicatorProcess {
   readonly pid: number;
   readonly metricsPort?: number;
-  /** Resolves with the exit code (or the signal name) once the process is gone. */
+  /**
+   * Resolves with the exit code (or the signal name) once the process is gone, and the bounded
+   * process the CLI launcher started with it (see src/cli/bounded-heap.ts).
+   */
   readonly exited: Promise<number | string>;
   /** Everything it wrote to stderr and stdout so far (JSON log lines). */
   output(): string;
@@ -20,7 +23,10 @@ export interface ReplicatorProcess {
   kill(signal: NodeJS.Signals): void;
   /** SIGTERM and wait for the exit code. */
   stop(): Promise<number | string>;
-  /** Peak resident memory so far (VmHWM), in bytes; undefined once exited. */
+  /**
+   * Peak resident memory so far of the process tree users run (the launcher and the bounded
+   * replicator: TreePeak), in bytes; undefined once exited.
+   */
   peakRssBytes(): Promise<number | undefined>;
   /** GET /healthz or /readyz: the status code, or undefined while nothing answers. */
   probe(
@@ -37,8 +43,8 @@ export interface StartedReplicator extends ReplicatorProcess {
 }
 
 /**
- * Start the real CLI (`node --import tsx src/cli/main.ts run …`) as a child process, the way an
- * operator runs it, with its output collected for the test log.
+ * Start the real CLI (`node dist/cli/main.js run …`) as a child process, the way an operator
+ * runs it, with its output collected for the test log.
  *
  * @example
  * ```ts
@@ -61,12 +67,27 @@ export function startReplicator(
   const chunks: Buffer[] = [];
   child.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk));
   child.stderr?.on('data', (chunk: Buffer) => chunks.push(chunk));
+  // The launcher's descendants, read before each signal: after a SIGKILL of the launcher the
+  // bounded process ends on its own, and the process counts as gone only once it has.
+  let descendants: number[] = [];
   const exited = new Promise<number | string>((resolve) => {
     child.on('exit', (code, signal) => {
-      children.delete(child);
-      resolve(code ?? signal ?? -1);
+      void waitFor(() => !descendants.some(processRunning), {
+        timeoutMs: 30_000,
+        what: 'the bounded replicator to end with its launcher',
+      })
+        .catch(() => {})
+        .then(() => {
+          children.delete(child);
+          resolve(code ?? signal ?? -1);
+        });
     });
   });
+  const signal = (name: NodeJS.Signals) => {
+    descendants = processTree(child.pid ?? -1).slice(1);
+    child.kill(name);
+  };
+  const peak = new TreePeak(child.pid ?? -1);
   let gone = false;
   void exited.then(() => {
     gone = true;
@@ -103,21 +124,16 @@ export function startReplicator(
     exited,
     output: () => Buffer.concat(chunks).toString('utf8'),
     running: () => !gone,
-    kill: (signal) => {
-      if (!gone) child.kill(signal);
+    kill: (name) => {
+      if (!gone) signal(name);
     },
     async stop() {
-      if (!gone) child.kill('SIGTERM');
+      if (!gone) signal('SIGTERM');
       return exited;
     },
     async peakRssBytes() {
-      try {
-        const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-        const kib = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
-        return kib === undefined ? undefined : Number(kib) * 1024;
-      } catch {
-        return undefined;
-      }
+      if (gone) return undefined;
+      return peak.sample();
     },
     probe,
     waitReady: (timeoutMs = 60_000) => waitStatus('/readyz', timeoutMs),
@@ -137,8 +153,9 @@ export async function killAllReplicators(): Promise<void> {
   const waits = [...children].map(
     (child) =>
       new Promise<void>((resolve) => {
+        const tree = processTree(child.pid ?? -1);
         child.once('exit', () => resolve());
-        child.kill('SIGKILL');
+        for (const pid of tree.reverse()) killQuietly(pid);
       }),
   );
   await Promise.all(waits);
@@ -154,4 +171,12 @@ export async function killAllReplicators(): Promise<void> {
  */
 export function tail(text: string, lines = 15): string {
   return text.trim().split('\n').slice(-lines).join('\n');
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
 }
