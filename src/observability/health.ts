@@ -6,6 +6,8 @@ export interface HealthInput {
   error?: string;
   /** Since when every store attempt has failed; absent while the store works. */
   storeFailingSince?: Date;
+  /** When the oldest store request still in flight started; absent while none is. */
+  storePutInFlightSince?: Date;
   /** Since when the capture source reports being disconnected; absent while connected. */
   captureDisconnectedSince?: Date;
   /** Age in seconds of the oldest change received but not yet stored (0 when none waits). */
@@ -13,7 +15,7 @@ export interface HealthInput {
 }
 
 export interface HealthThresholds {
-  /** Seconds of continuous store failure before liveness fails. */
+  /** Seconds of continuous store failure, or of one store request in flight, before liveness fails. */
   storeStallS: number;
   /** Seconds of lost database connection before liveness fails. */
   captureStallS: number;
@@ -29,8 +31,10 @@ export interface HealthVerdict {
 
 /**
  * Liveness (`/healthz`): fails when the replicator has stopped with an error, when the store has
- * failed continuously for longer than `storeStallS`, or when the database has been unreachable
- * for longer than `captureStallS`. A restart may cure these; an orchestrator may restart on it.
+ * failed continuously for longer than `storeStallS` or one store request has been in flight
+ * that long (a slow or hung store stores nothing either), or when the database has been
+ * unreachable for longer than `captureStallS`. A restart may cure these; an orchestrator may
+ * restart on it.
  *
  * @example
  * ```ts
@@ -47,6 +51,10 @@ export function checkLiveness(
   const storeDown = secondsSince(input.storeFailingSince, now);
   if (storeDown !== undefined && storeDown > thresholds.storeStallS) {
     reasons.push(`store failing for ${Math.round(storeDown)} s`);
+  }
+  const putAge = secondsSince(input.storePutInFlightSince, now);
+  if (putAge !== undefined && putAge > thresholds.storeStallS) {
+    reasons.push(`store request in flight for ${Math.round(putAge)} s`);
   }
   const captureDown = secondsSince(input.captureDisconnectedSince, now);
   if (captureDown !== undefined && captureDown > thresholds.captureStallS) {

@@ -13,6 +13,8 @@ export interface MetricsSnapshot {
   lastAcknowledgedPosition?: string;
   /** Transactions received but not yet acknowledged. */
   pendingTransactions?: number;
+  /** When the oldest store request in flight started; absent while none is. */
+  storePutInFlightSince?: Date;
 }
 
 /**
@@ -117,6 +119,14 @@ export class ReplicatorMetrics {
       'pending_transactions',
       'Transactions received and not yet acknowledged',
       (s) => s.pendingTransactions,
+    );
+    gauge(
+      'store_request_age_seconds',
+      'Seconds the oldest store request in flight has been waiting (0 when none)',
+      (s) =>
+        s.storePutInFlightSince === undefined
+          ? 0
+          : Math.max(0, (Date.now() - s.storePutInFlightSince.getTime()) / 1000),
     );
     gauge(
       'last_stored_sequence',

@@ -100,6 +100,11 @@ export class BatchWriter {
     return new Date(Math.min(store.getTime(), local.getTime()));
   }
 
+  /** When the oldest store request in flight started, while one is (health: a slow store). */
+  get storePutInFlightSince(): Date | undefined {
+    return this.#putter.oldestPutStartedAt;
+  }
+
   /** While a local write (state file, journal) fails: `local disk full: FILE`. */
   get localProblem(): string | undefined {
     return this.#localProblem;

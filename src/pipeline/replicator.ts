@@ -223,6 +223,7 @@ export class Replicator {
       state: this.#phase,
       error: this.#error,
       storeFailingSince: this.#writer?.storeFailingSince ?? this.#startStoreFailingSince,
+      storePutInFlightSince: this.#writer?.storePutInFlightSince,
       captureDisconnectedSince: this.#disconnectedSince,
       unstoredSeconds,
     };
@@ -326,6 +327,7 @@ export class Replicator {
       lastStoredSequence: status.lastSequence,
       lastAcknowledgedPosition: status.lastAcknowledgedPosition,
       pendingTransactions: status.pendingTransactions,
+      storePutInFlightSince: status.storePutInFlightSince,
     };
   }
 }

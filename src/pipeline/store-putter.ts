@@ -24,6 +24,9 @@ export class StorePutter {
   readonly #metrics: ReplicatorMetrics | undefined;
   readonly #abort = new AbortController();
   #failingSince: Date | undefined;
+  /** Start times (ms) of store requests in flight, by a number of their own. */
+  readonly #inFlight = new Map<number, number>();
+  #nextRequest = 0;
 
   constructor(options: { store: ObjectStore; logger?: Logger; metrics?: ReplicatorMetrics }) {
     this.#store = options.store;
@@ -34,6 +37,18 @@ export class StorePutter {
   /** Since when every attempt has failed; undefined while the store works. */
   get failingSince(): Date | undefined {
     return this.#failingSince;
+  }
+
+  /**
+   * When the oldest store request still in flight started; undefined while none is. A slow or
+   * hung store shows here while `failingSince` stays undefined (nothing has failed yet).
+   */
+  get oldestPutStartedAt(): Date | undefined {
+    let oldest: number | undefined;
+    for (const started of this.#inFlight.values()) {
+      if (oldest === undefined || started < oldest) oldest = started;
+    }
+    return oldest === undefined ? undefined : new Date(oldest);
   }
 
   /** End all retries now; pending puts reject with `reason`. */
@@ -59,11 +74,15 @@ export class StorePutter {
     await withRetry(
       async (attempt) => {
         if (attempt > 1) this.#metrics?.storeRetries.inc();
+        const request = this.#nextRequest++;
+        this.#inFlight.set(request, Date.now());
         try {
           await this.#store.put(object.name, object.bytes);
         } catch (error) {
           this.#onFailure(object.name, attempt, error);
           throw error;
+        } finally {
+          this.#inFlight.delete(request);
         }
         if (this.#failingSince !== undefined) {
           this.#log.info({ store: this.#store.url }, 'store reachable again');

@@ -22,6 +22,13 @@ describe('health checks', () => {
     expect(verdict).toEqual({ ok: false, reasons: ['store failing for 61 s'] });
   });
 
+  it('fail when one store request has been in flight beyond the threshold (a slow store)', () => {
+    const slow = { ...RUNNING, storePutInFlightSince: ago(59) };
+    expect(checkLiveness(slow, THRESHOLDS, NOW).ok).toBe(true);
+    const verdict = checkLiveness({ ...RUNNING, storePutInFlightSince: ago(75) }, THRESHOLDS, NOW);
+    expect(verdict).toEqual({ ok: false, reasons: ['store request in flight for 75 s'] });
+  });
+
   it('fail when the database has been unreachable beyond the threshold', () => {
     const verdict = checkLiveness(
       { ...RUNNING, captureDisconnectedSince: ago(90) },
@@ -54,6 +61,7 @@ describe('metrics and health server', () => {
       lastStoredSequence: 42,
       lastAcknowledgedPosition: '0/16B3748',
       pendingTransactions: 3,
+      storePutInFlightSince: new Date(Date.now() - 30_000),
     }));
     metrics.segmentsStored.inc(2);
     let health: HealthInput = RUNNING;
@@ -72,6 +80,8 @@ describe('metrics and health server', () => {
       expect(text).toContain('crypto_replicator_last_acknowledged_position 23803720');
       expect(text).toContain('crypto_replicator_lag_bytes 4096');
       expect(text).toContain('crypto_replicator_lag_seconds 1.5');
+      const requestAge = /^crypto_replicator_store_request_age_seconds (\S+)$/m.exec(text)?.[1];
+      expect(Number(requestAge)).toBeGreaterThanOrEqual(30);
       for (const name of ['changes_captured_total', 'store_errors_total', 'store_retries_total']) {
         expect(text).toContain(`crypto_replicator_${name}`);
       }
