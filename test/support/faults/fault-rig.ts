@@ -287,10 +287,29 @@ export async function drainAndCheck(
 }
 
 /**
+ * Wait until the replicator has stored everything written so far, in any mode (notify: its
+ * spool; logical and outbox: the source); returns the milliseconds that took.
+ *
+ * @example
+ * ```ts
+ * const drainMs = await drained(rig, replicator, 1_800_000);
+ * ```
+ */
+export function drained(
+  rig: FaultRig,
+  replicator: ReplicatorProcess,
+  timeoutMs = 120_000,
+): Promise<number> {
+  return rig.mode === 'notify'
+    ? notifyDrained(replicator, timeoutMs)
+    : timeToCatchUp(rig, timeoutMs, replicator);
+}
+
+/**
  * notify mode has no backlog in the source: wait until its spool is empty and nothing received
  * waits unstored (from /metrics); returns the milliseconds that took.
  */
-async function notifyDrained(replicator: ReplicatorProcess): Promise<number> {
+async function notifyDrained(replicator: ReplicatorProcess, timeoutMs = 120_000): Promise<number> {
   const started = Date.now();
   const gauge = (text: string, name: string) =>
     Number(new RegExp(`^crypto_replicator_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 'NaN');
@@ -299,7 +318,7 @@ async function notifyDrained(replicator: ReplicatorProcess): Promise<number> {
       const metrics = (await replicator.probe('/metrics'))?.body ?? '';
       return gauge(metrics, 'spool_depth') === 0 && gauge(metrics, 'pending_transactions') === 0;
     },
-    { timeoutMs: 120_000, what: 'the notify spool to drain' },
+    { timeoutMs, what: 'the notify spool to drain' },
   );
   return Date.now() - started;
 }
