@@ -1,0 +1,93 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installCapture } from '../../src/capture/index.js';
+import { OUTBOX_WAKE_CHANNEL, WAKE_TRIGGER } from '../../src/capture/install-sql.js';
+import { startPostgres, type TestPostgres } from '../support/postgres.js';
+import { waitFor } from '../support/wait-for.js';
+
+const TABLE = { schema: 'public', name: 'Wake Me' };
+
+describe('outbox wake-up', () => {
+  let server: TestPostgres;
+  let url: string;
+  let listener: pg.Client;
+  const heard: string[] = [];
+  const sql = (text: string) => server.query(text, [], 'source');
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    url = await server.createDatabase('source');
+    await sql('CREATE TABLE "Wake Me" (id int PRIMARY KEY, v text)');
+    await installCapture({ mode: 'outbox', databaseUrl: url, tables: [TABLE] });
+    listener = new pg.Client({ connectionString: url });
+    await listener.connect();
+    listener.on('notification', (message) => heard.push(message.payload ?? ''));
+    await listener.query(`LISTEN ${OUTBOX_WAKE_CHANNEL}`);
+  });
+
+  afterAll(async () => {
+    await listener?.end().catch(() => {});
+    await server?.destroy();
+  });
+
+  /**
+   * Run `statement`, then a marker NOTIFY from the same session: notifications arrive in commit
+   * order, so once the marker is heard every wake-up of the statement has been heard too.
+   */
+  async function wakeUpsOf(statement: string): Promise<number> {
+    heard.length = 0;
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(statement);
+      await client.query(`NOTIFY ${OUTBOX_WAKE_CHANNEL}, 'marker'`);
+    } finally {
+      await client.end();
+    }
+    await waitFor(() => heard.includes('marker'), { what: 'the marker notification' });
+    return heard.filter((payload) => payload !== 'marker').length;
+  }
+
+  it('sends one wake-up for each statement that changes rows, whatever the operation', async () => {
+    expect(
+      await wakeUpsOf(`INSERT INTO "Wake Me" SELECT g, 'a' FROM generate_series(1, 3) g`),
+    ).toBe(1);
+    expect(await wakeUpsOf(`UPDATE "Wake Me" SET v = 'b' WHERE id <= 2`)).toBe(1);
+    expect(await wakeUpsOf('DELETE FROM "Wake Me" WHERE id = 1')).toBe(1);
+    expect(await wakeUpsOf('TRUNCATE "Wake Me"')).toBe(1);
+    const ops = await sql(
+      'SELECT op::text AS op, count(*)::int AS n FROM crypto_replicator.outbox GROUP BY 1 ORDER BY 1',
+    );
+    expect(ops).toEqual([
+      { op: 'D', n: 1 },
+      { op: 'I', n: 3 },
+      { op: 'T', n: 1 },
+      { op: 'U', n: 2 },
+    ]);
+  });
+
+  it('sends no wake-up for an INSERT or DELETE that changes no row', async () => {
+    expect(await wakeUpsOf(`INSERT INTO "Wake Me" SELECT 1, 'x' WHERE false`)).toBe(0);
+    expect(await wakeUpsOf('DELETE FROM "Wake Me" WHERE id < 0')).toBe(0);
+  });
+
+  it('upgrades the every-statement wake trigger of an older install to UPDATE only', async () => {
+    // What installs before this version created: one wake trigger for every operation.
+    await sql(`DROP TRIGGER ${WAKE_TRIGGER} ON "Wake Me"`);
+    await sql(
+      `CREATE TRIGGER ${WAKE_TRIGGER} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "Wake Me"
+         FOR EACH STATEMENT EXECUTE FUNCTION crypto_replicator.wake()`,
+    );
+    await installCapture({ mode: 'outbox', databaseUrl: url, tables: [TABLE] });
+    await installCapture({ mode: 'outbox', databaseUrl: url, tables: [TABLE] });
+
+    const [trigger] = await sql(
+      `SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger
+        WHERE tgrelid = '"Wake Me"'::regclass AND tgname = '${WAKE_TRIGGER}'`,
+    );
+    expect(trigger?.def).toMatch(/AFTER UPDATE ON/);
+    expect(trigger?.def).not.toMatch(/INSERT|DELETE|TRUNCATE/);
+    // Still exactly one wake-up per statement after the upgrade (not one from each trigger).
+    expect(await wakeUpsOf(`INSERT INTO "Wake Me" VALUES (100, 'y')`)).toBe(1);
+  });
+});
