@@ -1,8 +1,12 @@
 /**
  * Writes the test vectors under test/fixtures/vectors (run once by hand, then commit the files):
  *
- *   npx tsx test/format/make-vectors.ts
+ *   npx tsx test/format/make-vectors.ts              # every vector
+ *   npx tsx test/format/make-vectors.ts text-fields  # only those of payload encoding 02
  *
+ * Every run draws new keys and IVs, so rewriting a vector changes its bytes: write only the set
+ * you add (docs/FORMAT.md quotes ok-example.seg byte for byte). The JSON-lines vectors predate
+ * payload encoding 02 and stay in encoding 01.
  * Every vector gets a sidecar `NAME.expect.json` saying its expected outcome. v1 vectors that
  * decrypt are sealed by the independent Python implementation (v1_interop.py); the rest are
  * made from them or from segments sealed here, then damaged on purpose. Segments whose damage
@@ -16,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import type { Transaction } from '../../src/change/change.js';
 import { loadIdentity, loadRecipient, loadSigningKey } from '../../src/keys/index.js';
 import {
+  encodeTransactions,
   GENESIS_HASH,
   openSegment,
   sealCheckpoint,
@@ -24,6 +29,7 @@ import {
 } from '../../src/segment/index.js';
 import { decodeHeader, encodeHeader } from '../../src/segment/segment-header.js';
 import { keyPath } from './fixture-keys.js';
+import { textFieldsVectors } from './make-text-fields-vectors.js';
 
 const VECTORS = fileURLToPath(new URL('../fixtures/vectors/', import.meta.url));
 const STREAM = '00112233445566778899aabbccddeeff';
@@ -95,6 +101,10 @@ function flip(bytes: Buffer, offset: number): Buffer {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'text-fields') {
+    await textFieldsVectors(VECTORS);
+    return;
+  }
   const seedRecipient = await loadRecipient(keyPath('TEST-ONLY-seed-2048.pub'));
   const recoveryRecipient = await loadRecipient(keyPath('TEST-ONLY-recovery-3072.pub'));
   const otherRecipient = await loadRecipient(keyPath('TEST-ONLY-other-recovery-2048.pub'));
@@ -109,7 +119,7 @@ async function main(): Promise<void> {
     sequence: 1,
     previousHash: GENESIS_HASH,
     createdAt: CREATED_AT,
-    transactions: EXAMPLE_TRANSACTIONS,
+    payload: encodeTransactions(EXAMPLE_TRANSACTIONS),
     recipients: [seedRecipient],
     signingKey,
   });
@@ -128,7 +138,7 @@ async function main(): Promise<void> {
     sequence: 2,
     previousHash: example.hash,
     createdAt: CREATED_AT,
-    transactions: SCHEMA_TRANSACTIONS,
+    payload: encodeTransactions(SCHEMA_TRANSACTIONS),
     recipients: [recoveryRecipient, seedRecipient, otherRecipient],
     signingKey,
   });
@@ -234,7 +244,7 @@ async function main(): Promise<void> {
     sequence: 1,
     previousHash: GENESIS_HASH,
     createdAt: CREATED_AT,
-    transactions: EXAMPLE_TRANSACTIONS,
+    payload: encodeTransactions(EXAMPLE_TRANSACTIONS),
     recipients: [otherRecipient],
     signingKey,
   });
@@ -388,6 +398,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${example.bytes.toString('hex')}\n`);
   openSegment(example.bytes, { identities: [await loadIdentity(keyPath(seedIdentity))] });
   readFileSync(`${VECTORS}v2/ok-example.seg`);
+  await textFieldsVectors(VECTORS);
 }
 
 await main();

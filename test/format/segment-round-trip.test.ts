@@ -9,6 +9,7 @@ import {
 } from '../../src/keys/index.js';
 import {
   checkpointName,
+  encodePayload,
   encodeTransactions,
   GENESIS_HASH,
   newStreamId,
@@ -105,17 +106,23 @@ describe('v2 segment', () => {
   });
 
   it('seals a payload serialised beforehand the same as the transactions themselves', () => {
-    const sealed = sealSegment({
-      streamId,
-      sequence: 1,
-      previousHash: GENESIS_HASH,
-      payload: encodeTransactions(transactions),
-      recipients: [recipient],
-      signingKey,
-    });
-    expect(openSegment(sealed.bytes, { identities: [identity] }).transactions).toEqual(
-      transactions,
-    );
+    // A Buffer is JSON lines (encodeTransactions); encodePayload says its encoding itself.
+    for (const [payload, encoding] of [
+      [encodeTransactions(transactions), 'json-lines'],
+      [encodePayload(transactions), 'text-fields'],
+    ] as const) {
+      const sealed = sealSegment({
+        streamId,
+        sequence: 1,
+        previousHash: GENESIS_HASH,
+        payload,
+        recipients: [recipient],
+        signingKey,
+      });
+      const opened = openSegment(sealed.bytes, { identities: [identity] });
+      expect(opened.transactions).toEqual(transactions);
+      expect(opened.header.payloadEncoding).toBe(encoding);
+    }
     expect(() =>
       sealSegment({
         streamId,

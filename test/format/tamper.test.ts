@@ -9,9 +9,11 @@ import {
   loadVerifyKey,
 } from '../../src/keys/index.js';
 import {
+  encodeTransactions,
   GENESIS_HASH,
   openCheckpoint,
   openSegment,
+  type SealedSegment,
   sealCheckpoint,
   sealSegment,
   segmentName,
@@ -42,40 +44,46 @@ const transactions: Transaction[] = [
     ],
   },
 ];
-const sealed = sealSegment({
+const sealedOptions = {
   streamId,
   sequence: 1,
   previousHash: GENESIS_HASH,
-  transactions,
   recipients: [recipient],
   signingKey,
-});
-const header = decodeHeader(sealed.bytes, name);
-const payloadEnd = header.headerLength + header.payloadLength;
+};
+/** The same transactions in each payload encoding: text fields (the default) and JSON lines. */
+const SEGMENTS = {
+  'text fields': sealSegment({ ...sealedOptions, transactions }),
+  'JSON lines': sealSegment({ ...sealedOptions, payload: encodeTransactions(transactions) }),
+};
 
 /** Every byte region of a segment, by the field names of docs/FORMAT.md. */
-const REGIONS: Array<[string, number, number]> = [
-  ['magic', 0, 4],
-  ['version', 4, 5],
-  ['compression', 5, 6],
-  ['payload encoding', 6, 7],
-  ['cipher', 7, 8],
-  ['stream id', 8, 24],
-  ['sequence', 24, 32],
-  ['previous hash', 32, 64],
-  ['created at', 64, 72],
-  ['iv', 72, 84],
-  ['payload length', 84, 88],
-  ['signer public key', 88, 120],
-  ['recipient count', 120, 121],
-  ['recipient type', 121, 122],
-  ['recipient key id', 122, 154],
-  ['wrapped key length', 154, 156],
-  ['wrapped key', 156, header.headerLength],
-  ['ciphertext', header.headerLength, payloadEnd - 16],
-  ['tag', payloadEnd - 16, payloadEnd],
-  ['signature', payloadEnd, sealed.bytes.length],
-];
+function regionsOf(sealed: SealedSegment): Array<[string, number, number]> {
+  const header = decodeHeader(sealed.bytes, name);
+  const payloadEnd = header.headerLength + header.payloadLength;
+  return [
+    ['magic', 0, 4],
+    ['version', 4, 5],
+    ['compression', 5, 6],
+    ['payload encoding', 6, 7],
+    ['cipher', 7, 8],
+    ['stream id', 8, 24],
+    ['sequence', 24, 32],
+    ['previous hash', 32, 64],
+    ['created at', 64, 72],
+    ['iv', 72, 84],
+    ['payload length', 84, 88],
+    ['signer public key', 88, 120],
+    ['recipient count', 120, 121],
+    ['recipient type', 121, 122],
+    ['recipient key id', 122, 154],
+    ['wrapped key length', 154, 156],
+    ['wrapped key', 156, header.headerLength],
+    ['ciphertext', header.headerLength, payloadEnd - 16],
+    ['tag', payloadEnd - 16, payloadEnd],
+    ['signature', payloadEnd, sealed.bytes.length],
+  ];
+}
 
 function flipped(bytes: Buffer, offset: number, bit = 0): Buffer {
   const copy = Buffer.from(bytes);
@@ -95,7 +103,10 @@ function failure(open: () => unknown): string {
   }
 }
 
-describe('tampering with a v2 segment', () => {
+describe.each(Object.entries(SEGMENTS))('tampering with a v2 segment in %s', (encoding, sealed) => {
+  const REGIONS = regionsOf(sealed);
+  const payloadEnd = REGIONS.at(-1)![1];
+
   it('covers every byte of the segment with the regions', () => {
     expect(REGIONS.map(([, start]) => start)).toEqual([
       0,
@@ -142,11 +153,31 @@ describe('tampering with a v2 segment', () => {
     expect(
       openSegment(sealed.bytes, { identities: [identity], verifyKey, name }).transactions,
     ).toEqual(transactions);
+    const named = encoding === 'text fields' ? 'text-fields' : 'json-lines';
+    expect(decodeHeader(sealed.bytes, name).payloadEncoding).toBe(named);
   });
 });
 
+describe('relabelling the payload encoding', () => {
+  it.each([
+    ['text fields', 'JSON lines', 1],
+    ['JSON lines', 'text fields', 2],
+  ] as const)(
+    'refuses %s relabelled as %s even when re-signed: the header is AAD',
+    (from, _to, id) => {
+      const body = Buffer.from(SEGMENTS[from].bytes.subarray(0, -64));
+      body[6] = id;
+      const resigned = Buffer.concat([body, sign(null, body, signingKey.privateKey)]);
+      expect(() => openSegment(resigned, { identities: [identity], verifyKey, name })).toThrow(
+        AuthenticationError,
+      );
+    },
+  );
+});
+
 describe('tampering with a checkpoint', () => {
-  const checkpoint = sealCheckpoint({ streamId, sequence: 9, headHash: sealed.hash, signingKey });
+  const headHash = SEGMENTS['text fields'].hash;
+  const checkpoint = sealCheckpoint({ streamId, sequence: 9, headHash, signingKey });
 
   it('refuses a flipped bit in every byte, signature included', () => {
     for (let offset = 0; offset < checkpoint.length; offset++) {
