@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -69,14 +69,24 @@ export async function run(report: BenchReport): Promise<void> {
 
     // Baseline: COPY of the same rows into a fresh table.
     const copyUrl = await server.createDatabase('copy_baseline');
-    const copySeconds = await copyBaseline(copyUrl);
-    const copyRate = CHANGES / copySeconds;
+    const copy = await copyBaseline(copyUrl);
+    const copyRate = CHANGES / copy.seconds;
     report.add({
       group: GROUP,
       name: `COPY ${CHANGES} rows (baseline)`,
       value: copyRate,
       unit: 'rows/s',
     });
+    if (copy.backendCpuSeconds !== undefined) {
+      // PostgreSQL's own share of a load: the same work the restore's backend has to do.
+      report.add({
+        group: GROUP,
+        name: 'COPY baseline: PostgreSQL backend CPU time',
+        value: copy.backendCpuSeconds,
+        unit: 's',
+        baseline: { name: 'wall', value: copy.seconds },
+      });
+    }
 
     // Restore in a child process: its own peak RSS is the restore's.
     const target = await server.createDatabase('restored');
@@ -88,6 +98,14 @@ export async function run(report: BenchReport): Promise<void> {
       unit: 'rows/s',
       baseline: { name: 'COPY', value: copyRate },
       target: '>= 0.7x',
+    });
+    // Where the time goes: CPU seconds of the restore process (all its threads) per wall second.
+    report.add({
+      group: GROUP,
+      name: 'restore CPU time, all threads (user + system)',
+      value: child.cpuSeconds,
+      unit: 's',
+      baseline: { name: 'wall', value: child.seconds },
     });
     report.add({
       group: GROUP,
@@ -176,13 +194,18 @@ async function writeStore(dir: string): Promise<number> {
   return sequence;
 }
 
-async function copyBaseline(url: string): Promise<number> {
+async function copyBaseline(
+  url: string,
+): Promise<{ seconds: number; backendCpuSeconds: number | undefined }> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
+    const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!
+      .pid;
     await client.query(
       'CREATE TABLE bench_rows (id bigint PRIMARY KEY, owner text NOT NULL, amount numeric(20,2), at timestamptz)',
     );
+    const cpuBefore = await processCpuSeconds(pid);
     const started = performance.now();
     const lines = async function* () {
       for (let i = 1; i <= CHANGES; i += 10_000) {
@@ -193,16 +216,32 @@ async function copyBaseline(url: string): Promise<number> {
       }
     };
     await pipeline(Readable.from(lines()), client.query(copyFrom('COPY bench_rows FROM STDIN')));
-    return (performance.now() - started) / 1000;
+    const seconds = (performance.now() - started) / 1000;
+    const cpuAfter = await processCpuSeconds(pid);
+    const backendCpuSeconds =
+      cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
+    return { seconds, backendCpuSeconds };
   } finally {
     await client.end();
   }
 }
 
+/**
+ * User + system CPU seconds of a local process from /proc (Linux), undefined elsewhere.
+ * NOTE: assumes the usual 100 clock ticks per second of Linux's /proc/PID/stat.
+ */
+async function processCpuSeconds(pid: number): Promise<number | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (stat === undefined) return undefined;
+  // Fields after the command name (which may hold spaces): utime is the 14th, stime the 15th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function restoreInChild(
   storeDir: string,
   url: string,
-): Promise<{ seconds: number; maxRssMiB: number }> {
+): Promise<{ seconds: number; maxRssMiB: number; cpuSeconds: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -249,8 +288,9 @@ async function child(storeDir: string, url: string): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   const applied = result.streams[0]?.changesApplied;
   if (applied !== CHANGES) throw new Error(`restored ${applied} changes, expected ${CHANGES}`);
-  const maxRssMiB = process.resourceUsage().maxRSS / 1024;
-  process.stdout.write(JSON.stringify({ seconds, maxRssMiB }));
+  const usage = process.resourceUsage();
+  const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+  process.stdout.write(JSON.stringify({ seconds, maxRssMiB: usage.maxRSS / 1024, cpuSeconds }));
 }
 
 if (process.argv[2] === '--restore-child') {

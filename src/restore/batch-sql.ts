@@ -140,11 +140,16 @@ function copyValue(value: string | null): string {
  * ```
  */
 export function copyText(rows: Iterable<Row>, columns: string[]): string {
-  const lines: string[] = [];
+  // NOTE: one string grown by concatenation, no array per row: this runs for every row.
+  let text = '';
   for (const row of rows) {
-    lines.push(columns.map((column) => copyValue(row[column] ?? null)).join('\t'));
+    for (let i = 0; i < columns.length; i++) {
+      const value = copyValue(row[columns[i]!] ?? null);
+      text += i === 0 ? value : `\t${value}`;
+    }
+    text += '\n';
   }
-  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+  return text;
 }
 
 /**

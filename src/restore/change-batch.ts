@@ -27,7 +27,8 @@ export interface Batch {
   name: string;
   kind: 'upsert' | 'delete' | 'insert';
   columns: string[];
-  rows: Map<string, Row> | Row[];
+  /** In arrival order; an upsert keeps the last change of each key when it is sent. */
+  rows: Row[];
   insertsOnly: boolean;
   bytes: number;
 }
@@ -41,18 +42,14 @@ export interface Batch {
  * ```
  */
 export function addRow(batch: Batch, row: Row, insert: boolean): boolean {
-  // Within a batch the last change of a key wins, which is what applying them in turn gives.
-  if (Array.isArray(batch.rows)) {
-    batch.rows.push(row);
-  } else {
-    const key = JSON.stringify(batch.table.primaryKey.map((column) => row[column]));
-    batch.rows.delete(key);
-    batch.rows.set(key, row);
-  }
+  // NOTE: rows are not deduplicated by key here (that cost a JSON key per row); an upsert
+  // batch keeps the last change of each key when it is sent (see latestPerKey), and a COPY of
+  // inserts that repeat a key fails on the key and falls back to that upsert.
+  batch.rows.push(row);
   batch.insertsOnly &&= insert;
-  for (const column of batch.columns) batch.bytes += (row[column]?.length ?? 0) + 4;
-  const size = Array.isArray(batch.rows) ? batch.rows.length : batch.rows.size;
-  return size >= MAX_BATCH_ROWS || batch.bytes >= MAX_BATCH_BYTES;
+  const columns = batch.columns;
+  for (let i = 0; i < columns.length; i++) batch.bytes += (row[columns[i]!]?.length ?? 0) + 4;
+  return batch.rows.length >= MAX_BATCH_ROWS || batch.bytes >= MAX_BATCH_BYTES;
 }
 
 /**
@@ -65,7 +62,7 @@ export function addRow(batch: Batch, row: Row, insert: boolean): boolean {
  * ```
  */
 export async function sendBatch(client: pg.ClientBase, batch: Batch): Promise<void> {
-  const rows = Array.isArray(batch.rows) ? batch.rows : [...batch.rows.values()];
+  const rows = batch.rows;
   if (rows.length === 0) return;
 
   if (batch.kind === 'delete') {
@@ -97,7 +94,22 @@ export async function sendBatch(client: pg.ClientBase, batch: Batch): Promise<vo
     }
   }
   const sql = upsertStatement(batch.table, batch.columns);
-  await client.query({ ...sql, values: columnArrays(rows, batch.columns) });
+  const latest = latestPerKey(rows, batch.table.primaryKey);
+  await client.query({ ...sql, values: columnArrays(latest, batch.columns) });
+}
+
+/**
+ * The last row of each key, in the order of those last rows: what applying the rows in turn
+ * leaves, and what one INSERT … ON CONFLICT DO UPDATE accepts (it cannot touch a row twice).
+ */
+function latestPerKey(rows: Row[], key: string[]): Iterable<Row> {
+  const latest = new Map<string, Row>();
+  for (const row of rows) {
+    const id = JSON.stringify(key.map((column) => row[column]));
+    latest.delete(id);
+    latest.set(id, row);
+  }
+  return latest.values();
 }
 
 async function copyRows(client: pg.ClientBase, batch: Batch, rows: Row[]): Promise<void> {

@@ -47,6 +47,13 @@ export interface RestoreOptions {
   signal?: AbortSignal;
   onProgress?: (event: RestoreProgressEvent) => void;
   prefetchSegments?: number;
+  /**
+   * Open segments (verify, decrypt, decode) in a worker thread while this thread applies the
+   * ones before, so the two use two cores; default true. False opens them on this thread,
+   * which costs less CPU in all (no hand-over between threads) but overlaps only with the
+   * database's own work. See docs/RESTORE.md, "Performance".
+   */
+  openInWorker?: boolean;
   /** Changes per database transaction (committed at segment boundaries). */
   groupChanges?: number;
   /** Digest each restored table for the report (a full scan of each); default true. */
@@ -188,6 +195,7 @@ async function restoreStreams(
 
     const outcome = await restoreStream({
       ...options,
+      openInWorker: options.openInWorker ?? true,
       plan,
       target: run.target,
       until: run.until,

@@ -1,33 +1,24 @@
 import { setImmediate } from 'node:timers/promises';
-import type { Transaction } from '../change/change.js';
-import { AuthenticationError, IntegrityError, UsageError } from '../errors.js';
+import { AuthenticationError, IntegrityError } from '../errors.js';
 import type { Identity, VerifyKey } from '../keys/index.js';
-import {
-  checkpointName,
-  openCheckpoint,
-  openSegment,
-  parseObjectName,
-  readSegmentHeader,
-  type SegmentHeader,
-  segmentHash,
-  segmentName,
-} from '../segment/index.js';
+import { checkpointName, parseObjectName, segmentName } from '../segment/index.js';
 import type { ObjectStore } from '../store/store.js';
 import { prefetch } from './prefetch.js';
+import { SegmentOpenWorker, unpackSegment } from './segment-open-worker.js';
+import { type FetchedSegment, type OpenedSegment, openFetched } from './segment-opener.js';
 
-/** Segments fetched ahead of the one being applied (one of them is also decrypted ahead). */
+/** Segments fetched ahead of the one being applied. */
 export const DEFAULT_PREFETCH_SEGMENTS = 4;
+/**
+ * Segments handed to the opening worker ahead of the one being applied: two, so that the
+ * worker starts the next one as soon as it finishes one, while the caller still applies.
+ */
+const WORKER_OPEN_AHEAD_SEGMENTS = 2;
+/** Without the worker, the next segment is opened while the caller waits on its database. */
+const IN_THREAD_OPEN_AHEAD_SEGMENTS = 1;
 
 /** One verified, decrypted segment. */
-export interface ReadSegment {
-  name: string;
-  sequence: number;
-  hash: Buffer;
-  header: SegmentHeader;
-  transactions: Transaction[];
-  /** Encrypted size in bytes. */
-  size: number;
-}
+export type ReadSegment = OpenedSegment;
 
 export interface ReadStreamOptions {
   store: ObjectStore;
@@ -43,6 +34,11 @@ export interface ReadStreamOptions {
   /** Without a verify key: the signer every segment must name (key id). */
   signerKeyId?: string;
   prefetchSegments?: number;
+  /**
+   * Open (verify, decrypt, decode) segments in a worker thread, in parallel with applying;
+   * otherwise on this thread, between database round trips. See {@link restore}'s option.
+   */
+  openInWorker?: boolean;
 }
 
 /**
@@ -69,47 +65,97 @@ export async function* readStream(options: ReadStreamOptions): AsyncGenerator<Re
   let expected = options.afterSequence + 1;
   let previousHash = options.previousHash;
   let signer = options.signerKeyId;
-  // Raw bytes are fetched `depth` ahead (they are small, compressed); only the next segment is
-  // decrypted and decoded ahead, in the time the caller spends waiting on its database.
+  // Raw bytes are fetched `depth` ahead (they are small, compressed), and opened a little ahead,
+  // on a worker thread or on this one; each is rebuilt as objects only when its turn comes.
   const fetched = prefetch(names, (name) => fetchObjects(options, name), depth);
-  const decode = async (objects: FetchedSegment) => {
-    await setImmediate();
-    return openFetched(options, objects);
-  };
-  for await (const segment of prefetch(fetched, decode, 1)) {
-    // The listing must hold exactly the next sequence number.
-    if (segment.sequence !== expected) {
-      throw new IntegrityError(
-        `read stream ${streamId}: segment ${expected} is missing (next object is ${segment.name})`,
-        { hint: 'the store lost or hides segments; run "crypto-replicator verify" on it' },
-      );
+  const opener = options.openInWorker ? workerOpener(options) : inThreadOpener(options);
+  try {
+    for await (const opened of prefetch(fetched, opener.open, opener.ahead)) {
+      const segment = opened();
+      checkLink(options, segment, { expected, previousHash });
+      signer = checkSigner(options, segment, signer);
+      yield segment;
+      previousHash = segment.hash;
+      expected++;
     }
-
-    // Each segment names the hash of the one before it.
-    if (!segment.header.previousHash.equals(previousHash)) {
-      throw new IntegrityError(
-        `verify segment ${segment.name}: it does not follow segment ${expected - 1} (previous hash differs: a segment was removed, reordered or replaced)`,
-        { hint: 'run "crypto-replicator verify" for a full report of the store' },
-      );
-    }
-
-    // Without a verify key, all segments must at least come from one signer.
-    if (options.verifyKey === undefined) {
-      signer ??= segment.header.signerKeyId;
-      if (segment.header.signerKeyId !== signer) {
-        throw new AuthenticationError(
-          `verify segment ${segment.name}: signed by key ${segment.header.signerKeyId}, the stream by ${signer}`,
-          { hint: 'pass --verify-key with the replicator signing key to tell which is genuine' },
-        );
-      }
-    }
-
-    yield segment;
-    previousHash = segment.hash;
-    expected++;
+  } finally {
+    await opener.close();
   }
 }
 
+/** Opens fetched segments; each result is called when the segment's turn comes. */
+interface SegmentOpener {
+  open: (fetched: FetchedSegment) => Promise<() => ReadSegment>;
+  /** Segments opened ahead of the one being applied. */
+  ahead: number;
+  close: () => Promise<void>;
+}
+
+function workerOpener(options: ReadStreamOptions): SegmentOpener {
+  const worker = SegmentOpenWorker.start(options);
+  return {
+    open: async (fetched) => {
+      const packed = await worker.open(fetched);
+      return () => unpackSegment(packed);
+    },
+    ahead: WORKER_OPEN_AHEAD_SEGMENTS,
+    close: () => worker.close(),
+  };
+}
+
+function inThreadOpener(options: ReadStreamOptions): SegmentOpener {
+  return {
+    open: async (fetched) => {
+      // Let the database's answers in before the thread is busy for a while.
+      await setImmediate();
+      const segment = openFetched(options, fetched);
+      return () => segment;
+    },
+    ahead: IN_THREAD_OPEN_AHEAD_SEGMENTS,
+    close: async () => {},
+  };
+}
+
+/** The segment must be the next sequence number and name the hash of the one before it. */
+function checkLink(
+  options: ReadStreamOptions,
+  segment: ReadSegment,
+  link: { expected: number; previousHash: Buffer },
+): void {
+  const { expected, previousHash } = link;
+  // The listing must hold exactly the next sequence number.
+  if (segment.sequence !== expected) {
+    throw new IntegrityError(
+      `read stream ${options.streamId}: segment ${expected} is missing (next object is ${segment.name})`,
+      { hint: 'the store lost or hides segments; run "crypto-replicator verify" on it' },
+    );
+  }
+
+  // Each segment names the hash of the one before it.
+  if (!segment.header.previousHash.equals(previousHash)) {
+    throw new IntegrityError(
+      `verify segment ${segment.name}: it does not follow segment ${expected - 1} (previous hash differs: a segment was removed, reordered or replaced)`,
+      { hint: 'run "crypto-replicator verify" for a full report of the store' },
+    );
+  }
+}
+
+/** Without a verify key, all segments must at least come from one signer; returns it. */
+function checkSigner(
+  options: ReadStreamOptions,
+  segment: ReadSegment,
+  signer: string | undefined,
+): string | undefined {
+  if (options.verifyKey !== undefined) return signer;
+  const first = signer ?? segment.header.signerKeyId;
+  if (segment.header.signerKeyId !== first) {
+    throw new AuthenticationError(
+      `verify segment ${segment.name}: signed by key ${segment.header.signerKeyId}, the stream by ${first}`,
+      { hint: 'pass --verify-key with the replicator signing key to tell which is genuine' },
+    );
+  }
+  return first;
+}
 async function* limitNames(
   names: AsyncIterable<string>,
   lastSequence: number | undefined,
@@ -124,14 +170,6 @@ async function* limitNames(
     if (lastSequence !== undefined && parsed.sequence > lastSequence) return;
     yield name;
   }
-}
-
-/** Fetch, authenticate and decrypt one segment. */
-interface FetchedSegment {
-  name: string;
-  buffer: Buffer;
-  /** The checkpoint of the same sequence, when the store has one. */
-  checkpoint?: Buffer;
 }
 
 /** Fetch a segment and the checkpoint of its sequence. */
@@ -152,72 +190,4 @@ async function fetchObjects(options: ReadStreamOptions, name: string): Promise<F
         ? undefined
         : Buffer.from(checkpoint.buffer, checkpoint.byteOffset, checkpoint.byteLength),
   };
-}
-
-/** Authenticate, check and decrypt one fetched segment. */
-function openFetched(options: ReadStreamOptions, fetched: FetchedSegment): ReadSegment {
-  const { name, buffer } = fetched;
-  const parsed = parseObjectName(name)!;
-
-  // Header first: signature, and whether one of our identities is a recipient.
-  const header = readSegmentHeader(buffer, { name, verifyKey: options.verifyKey });
-  if (header.streamId !== parsed.streamId || header.sequence !== parsed.sequence) {
-    throw new IntegrityError(
-      `verify segment ${name}: its header says stream ${header.streamId} sequence ${header.sequence} (moved, swapped or spliced in from elsewhere)`,
-      { hint: 'run "crypto-replicator verify" for a full report of the store' },
-    );
-  }
-  const ours = new Set(options.identities.map((identity) => identity.keyId));
-  const matching = options.identities.filter((identity) =>
-    header.recipients.some((recipient) => recipient.keyId === identity.keyId),
-  );
-  if (matching.length === 0) {
-    const wanted = header.recipients.map((recipient) => recipient.keyId).join(', ');
-    throw new UsageError(
-      `decrypt segment ${name}: none of the given identities is a recipient (it is sealed for key id ${wanted})`,
-      {
-        hint: `pass --identity with the private key of one of those key ids (given: ${[...ours].join(', ') || 'none'})`,
-      },
-    );
-  }
-
-  // A checkpoint for this sequence, when there is one, must name this very segment.
-  const hash = segmentHash(buffer);
-  checkOwnCheckpoint(options, fetched, hash);
-
-  // Then the payload, with only the matching identities.
-  const opened = openSegment(buffer, { identities: matching, verifyKey: options.verifyKey, name });
-  return {
-    name,
-    sequence: parsed.sequence,
-    hash,
-    header,
-    transactions: opened.transactions,
-    size: buffer.length,
-  };
-}
-
-/**
- * Compare a segment with the checkpoint of the same sequence (the replicator writes one after
- * each stored segment): a segment replaced by another authentic one of the same sequence is
- * caught here, before it is applied, rather than at the next segment's chain link.
- */
-function checkOwnCheckpoint(
-  options: ReadStreamOptions,
-  fetched: FetchedSegment,
-  hash: Buffer,
-): void {
-  if (fetched.checkpoint === undefined) return;
-  const parsed = parseObjectName(fetched.name)!;
-  const checkpoint = checkpointName(options.streamId, parsed.sequence);
-  const opened = openCheckpoint(fetched.checkpoint, {
-    verifyKey: options.verifyKey,
-    name: checkpoint,
-  });
-  if (!opened.headHash.equals(hash)) {
-    throw new IntegrityError(
-      `verify segment ${fetched.name}: checkpoint ${checkpoint} names another segment for this sequence: the segment was replaced`,
-      { hint: 'run "crypto-replicator verify" for a full report of the store' },
-    );
-  }
 }

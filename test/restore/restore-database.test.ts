@@ -76,40 +76,69 @@ afterAll(async () => {
 });
 
 describe('restore into PostgreSQL', () => {
-  it('creates the table and applies snapshot, inserts, updates, deletes in stream order', async () => {
+  it.each([true, false])(
+    'creates the table and applies snapshot, inserts, updates, deletes in stream order (segments opened in a worker thread: %s)',
+    async (openInWorker) => {
+      const store = await freshStore();
+      await writeStream(store, {
+        streamId: STREAM,
+        keys,
+        segments: [
+          [tx(1, [itemsSchema, insert(1, 'one', true), insert(2, 'two', true)])],
+          [tx(2, [insert(3, 'three'), update(1, 'uno')]), tx(3, [remove(2)])],
+          [tx(4, [update(30, 'moved', 3)])],
+        ],
+      });
+      const url = await freshDatabase();
+      const report = await restore({
+        store,
+        identities: [keys.identity],
+        verifyKey: { keyId: keys.signingKey.keyId, publicKey: keys.signingKey.publicKey },
+        to: url,
+        openInWorker,
+      });
+      expect(await items(url)).toEqual([
+        { id: 1, name: 'uno' },
+        { id: 30, name: 'moved' },
+      ]);
+      expect(report.complete).toBe(true);
+      expect(report.keys.identityKeyIds).toEqual([keys.identity.keyId]);
+      expect(report.streams[0]).toMatchObject({
+        signerKeyIds: [keys.signingKey.keyId],
+        recipientKeyIds: [keys.recipient.keyId],
+        appliedThroughSequence: 3,
+        transactionsApplied: 4,
+        lastPosition: '4',
+      });
+      const table = report.tables.find((t) => t.table === '"public"."items"');
+      expect(table).toMatchObject({
+        snapshotRows: 2,
+        inserted: 1,
+        updated: 2,
+        deleted: 1,
+        rows: 2,
+      });
+      expect(table?.digest).toMatch(/^[0-9a-f]{16}$/);
+    },
+  );
+
+  it('a key repeated within one COPY batch falls back to an upsert where the last change wins', async () => {
     const store = await freshStore();
+    // Snapshot rows and then changes of the same keys, all in one batch (one table, one shape).
+    const snapshot = Array.from({ length: 40 }, (_, i) => insert(i + 1, `snap ${i + 1}`, true));
+    const again = [insert(3, 'first change'), insert(7, 'change'), insert(3, 'last change')];
     await writeStream(store, {
       streamId: STREAM,
       keys,
-      segments: [
-        [tx(1, [itemsSchema, insert(1, 'one', true), insert(2, 'two', true)])],
-        [tx(2, [insert(3, 'three'), update(1, 'uno')]), tx(3, [remove(2)])],
-        [tx(4, [update(30, 'moved', 3)])],
-      ],
+      segments: [[tx(1, [itemsSchema, ...snapshot, ...again])]],
     });
     const url = await freshDatabase();
-    const report = await restore({
-      store,
-      identities: [keys.identity],
-      verifyKey: { keyId: keys.signingKey.keyId, publicKey: keys.signingKey.publicKey },
-      to: url,
-    });
-    expect(await items(url)).toEqual([
-      { id: 1, name: 'uno' },
-      { id: 30, name: 'moved' },
-    ]);
-    expect(report.complete).toBe(true);
-    expect(report.keys.identityKeyIds).toEqual([keys.identity.keyId]);
-    expect(report.streams[0]).toMatchObject({
-      signerKeyIds: [keys.signingKey.keyId],
-      recipientKeyIds: [keys.recipient.keyId],
-      appliedThroughSequence: 3,
-      transactionsApplied: 4,
-      lastPosition: '4',
-    });
-    const table = report.tables.find((t) => t.table === '"public"."items"');
-    expect(table).toMatchObject({ snapshotRows: 2, inserted: 1, updated: 2, deleted: 1, rows: 2 });
-    expect(table?.digest).toMatch(/^[0-9a-f]{16}$/);
+    await restore({ store, identities: [keys.identity], to: url });
+    const rows = await items(url);
+    expect(rows).toHaveLength(40);
+    expect(rows.find((row) => row.id === 3)?.name).toBe('last change');
+    expect(rows.find((row) => row.id === 7)?.name).toBe('change');
+    expect(rows.find((row) => row.id === 8)?.name).toBe('snap 8');
   });
 
   it('skips transactions delivered twice and applies a TRUNCATE', async () => {
