@@ -10,8 +10,9 @@ import { loadRecipient } from '../src/keys/index.js';
 import { ReplicatorMetrics } from '../src/observability/metrics.js';
 import { Replicator } from '../src/pipeline/replicator.js';
 import { FileStore } from '../src/store/file-store.js';
-import { CLI_MAIN } from '../test/support/cli.js';
+import { CLI_SPAWN_ARGS } from '../test/support/cli.js';
 import { TreePeak } from '../test/support/faults/peak-rss.js';
+import buildIfStale from '../test/support/global-setup.js';
 import { freePort, startPostgres, type TestPostgres } from '../test/support/postgres.js';
 import { pipelineCeiling } from './pipeline-ceiling.js';
 import type { BenchReport } from './report.js';
@@ -280,15 +281,16 @@ interface ChildReplicator {
 
 /** Start `crypto-replicator run` with a metrics port; resolves once /metrics answers. */
 async function startReplicator(args: string[]): Promise<ChildReplicator> {
+  buildIfStale();
   const port = await freePort();
   const child = spawn(
     process.execPath,
     [
       // BENCH_REPLICATOR_NODE_ARGS: extra node flags for the replicator, e.g. --cpu-prof.
       ...(process.env.BENCH_REPLICATOR_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),
-      '--import',
-      'tsx',
-      CLI_MAIN,
+      // The built CLI, as users run it (tsx in both the launcher and the replicator would add
+      // tens of MiB to the peak RSS); rebuilt first when a source file is newer.
+      ...CLI_SPAWN_ARGS,
       'run',
       ...args,
       ...['--metrics-port', String(port), '--metrics-host', '127.0.0.1'],

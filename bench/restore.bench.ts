@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { ChangeRecord, SchemaRecord, Transaction } from '../src/change/change.js';
+import { DEFAULT_MAX_HEAP_MB, MAX_SEMI_SPACE_MB } from '../src/cli/bounded-heap.js';
 import { loadIdentity, loadRecipient, loadSigningKey, loadVerifyKey } from '../src/keys/index.js';
 import { restore } from '../src/restore/restore.js';
 import { DIGEST_SESSION_SQL, tableDigest } from '../src/restore/table-digest.js';
@@ -264,12 +265,17 @@ function restoreInChild(
 
 /**
  * BENCH_RESTORE_PROFILE=DIR writes a CPU profile of the restore child into DIR;
- * BENCH_RESTORE_NODE_FLAGS passes Node flags to it (e.g. --max-old-space-size=128).
+ * BENCH_RESTORE_NODE_FLAGS passes Node flags to it. The child gets the heap bound the CLI's
+ * `restore` runs with (src/cli/bounded-heap.ts) unless those flags set --max-old-space-size.
  */
 function profileFlags(): string[] {
   const dir = process.env.BENCH_RESTORE_PROFILE;
   const extra = process.env.BENCH_RESTORE_NODE_FLAGS?.split(' ').filter((f) => f !== '') ?? [];
-  return dir === undefined ? extra : [...extra, '--cpu-prof', `--cpu-prof-dir=${dir}`];
+  const heap = extra.some((flag) => flag.startsWith('--max-old-space-size'))
+    ? []
+    : [`--max-old-space-size=${DEFAULT_MAX_HEAP_MB}`, `--max-semi-space-size=${MAX_SEMI_SPACE_MB}`];
+  const flags = [...heap, ...extra];
+  return dir === undefined ? flags : [...flags, '--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
 /** The child: restore, then print the duration and this process's peak RSS. */

@@ -317,7 +317,7 @@ function storeAndOperationSettings(): Setting[] {
       defaultValue: DEFAULT_STALL_S,
       schema: whole(1, 86_400),
       expected: 'whole seconds between 1 and 86400',
-      description: '/healthz fails when the store has failed for this long',
+      description: '/healthz fails when the store has failed, or one request has waited, this long',
     }),
     setting({
       key: 'captureStallS',
