@@ -1,9 +1,9 @@
 import type { ChangeRecord, Row, TableName } from '../../change/change.js';
 import type { PgoutputMessage, Relation, Tuple } from './pgoutput-decoder.js';
 
-/** The table a relation names. */
+/** The table a relation names (the relation's own object, shared by its change records). */
 export function relationTable(relation: Relation): TableName {
-  return { schema: relation.schema, name: relation.name };
+  return relation.table;
 }
 
 /** A fingerprint of a relation's shape; a new one means the table changed. */

@@ -387,25 +387,22 @@ export class LogicalCaptureSource implements CaptureSource {
     if (timedOut !== undefined || failure !== undefined) throw timedOut ?? failure;
   }
 
-  private async onMessage(message: PgoutputMessage | UndecodableMessage): Promise<void> {
+  // NOTE: not async: a row change (nearly every message) is handled without a promise; only
+  // RELATION (catalog read) and COMMIT (queue back-pressure) return one to wait on.
+  private onMessage(message: PgoutputMessage | UndecodableMessage): Promise<void> | undefined {
     if (message.tag === 'undecodable') {
       this.queue.fail(new DatabaseError(`decode replication stream: ${message.error.message}`));
-      return;
+      return undefined;
     }
     if (message.tag === 'begin') {
       this.open = { xid: String(message.xid), records: this.takeSchemas() };
-      return;
+      return undefined;
     }
-    if (message.tag === 'relation') {
-      await this.onRelation(message);
-      return;
-    }
-    if (message.tag === 'commit') {
-      await this.onCommit(message.commitLsn, message.commitTime);
-      return;
-    }
+    if (message.tag === 'relation') return this.onRelation(message);
+    if (message.tag === 'commit') return this.onCommit(message.commitLsn, message.commitTime);
     const record = toChangeRecord(message);
     if (record !== undefined) this.open?.records.push(record);
+    return undefined;
   }
 
   /** A RELATION message: emit a schema record when the table is new here or its shape moved. */

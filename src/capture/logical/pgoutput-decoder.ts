@@ -1,4 +1,4 @@
-import { formatLsn } from '../../change/change.js';
+import { formatLsn, type TableName } from '../../change/change.js';
 
 /**
  * A decoder for pgoutput protocol version 1 that keeps every value as PostgreSQL's text
@@ -38,13 +38,18 @@ export interface Relation {
   /** Replica identity letter: d(efault), n(othing), f(ull), i(ndex). */
   replicaIdentity: string;
   columns: Array<{ name: string; isKey: boolean; typeOid: number; typeMod: number }>;
+  /** The table, one object shared by every change record of this relation (never mutated). */
+  table: TableName;
 }
 
 /** A decoded tuple: text values, SQL NULL as null; `unchanged` lists unsent TOAST columns. */
 export interface Tuple {
   values: Record<string, string | null>;
-  unchanged: string[];
+  unchanged: readonly string[];
 }
+
+/** The `unchanged` of every tuple that has no unchanged TOAST column (most): no array per row. */
+const NONE_UNCHANGED: readonly string[] = Object.freeze([]);
 
 export type PgoutputMessage =
   | { tag: 'begin'; finalLsn: bigint; commitTime: string; xid: number }
@@ -167,7 +172,8 @@ export class PgoutputDecoder {
       const typeMod = this.buffer.readInt32BE(this.advance(4));
       columns.push({ name: columnName, isKey: (flags & 1) === 1, typeOid, typeMod });
     }
-    const relation: Relation = { oid, schema, name, replicaIdentity, columns };
+    const table = { schema, name };
+    const relation: Relation = { oid, schema, name, replicaIdentity, columns, table };
     this.relations.set(oid, relation);
     return relation;
   }
@@ -178,26 +184,30 @@ export class PgoutputDecoder {
     return relation;
   }
 
+  // NOTE: runs once per row change: no array unless a TOAST column is unchanged, and the
+  // column kinds are read without the bounds-checked helpers (advance() checks each value).
   private tuple(relation: Relation): Tuple {
     const count = this.uint16();
+    const columns = relation.columns;
     const values: Record<string, string | null> = {};
-    const unchanged: string[] = [];
+    let unchanged: string[] | undefined;
     for (let i = 0; i < count; i++) {
-      const name = relation.columns[i]?.name ?? `column_${i + 1}`;
+      const name = i < columns.length ? columns[i]!.name : `column_${i + 1}`;
       const kind = this.uint8();
-      if (kind === COLUMN_NULL) {
-        values[name] = null;
-      } else if (kind === COLUMN_UNCHANGED_TOAST) {
-        unchanged.push(name);
-      } else if (kind === COLUMN_TEXT) {
+      if (kind === COLUMN_TEXT) {
         const length = this.uint32();
         const start = this.advance(length);
         values[name] = this.buffer.toString('utf8', start, start + length);
+      } else if (kind === COLUMN_NULL) {
+        values[name] = null;
+      } else if (kind === COLUMN_UNCHANGED_TOAST) {
+        unchanged ??= [];
+        unchanged.push(name);
       } else {
         throw new Error(`decode pgoutput tuple: unsupported column kind 0x${kind.toString(16)}`);
       }
     }
-    return { values, unchanged };
+    return { values, unchanged: unchanged ?? NONE_UNCHANGED };
   }
 
   private expect(byte: number): void {
@@ -213,7 +223,8 @@ export class PgoutputDecoder {
   }
 
   private uint8(): number {
-    return this.buffer.readUInt8(this.advance(1));
+    const at = this.advance(1);
+    return this.buffer[at]!;
   }
 
   private uint16(): number {
