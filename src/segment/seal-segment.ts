@@ -1,4 +1,4 @@
-import { createCipheriv, publicEncrypt, randomBytes, sign } from 'node:crypto';
+import { createCipheriv, type KeyObject, publicEncrypt, randomBytes, sign } from 'node:crypto';
 import type { Transaction } from '../change/change.js';
 import type { Recipient, SigningKey } from '../keys/key-types.js';
 import { rawEd25519PublicKey } from '../keys/signing-key.js';
@@ -129,7 +129,7 @@ export function sealSegment(options: SealSegmentOptions): SealedSegment {
     createdAt,
     iv,
     payloadLength: packed.length + TAG_BYTES,
-    signerPublicKey: rawEd25519PublicKey(signingKey.publicKey),
+    signerPublicKey: rawSignerKey(signingKey.publicKey),
     recipients: sortedRecipients,
   });
   const cipher = createCipheriv('aes-256-gcm', dataKey, iv, { authTagLength: TAG_BYTES });
@@ -150,4 +150,16 @@ function payloadOf(options: SealSegmentOptions): EncodedPayload {
   const given = options.payload;
   if (given === undefined) return encodePayload(options.transactions!);
   return Buffer.isBuffer(given) ? { encoding: 'json-lines', bytes: given } : given;
+}
+
+/** Raw signer public keys by key object, so that a key is exported once, not on every seal. */
+const RAW_SIGNER_KEYS = new WeakMap<KeyObject, Buffer>();
+
+function rawSignerKey(publicKey: KeyObject): Buffer {
+  let raw = RAW_SIGNER_KEYS.get(publicKey);
+  if (raw === undefined) {
+    raw = rawEd25519PublicKey(publicKey);
+    RAW_SIGNER_KEYS.set(publicKey, raw);
+  }
+  return raw;
 }
