@@ -10,7 +10,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { ChangeRecord, SchemaRecord, Transaction } from '../src/change/change.js';
 import { DEFAULT_MAX_HEAP_MB, MAX_SEMI_SPACE_MB } from '../src/cli/bounded-heap.js';
 import { loadIdentity, loadRecipient, loadSigningKey, loadVerifyKey } from '../src/keys/index.js';
-import { restore } from '../src/restore/restore.js';
+import { openInWorkerByDefault, restore } from '../src/restore/restore.js';
 import { DIGEST_SESSION_SQL, tableDigest } from '../src/restore/table-digest.js';
 import { verifyStore } from '../src/restore/verify-store.js';
 import { GENESIS_HASH, sealSegment, segmentName } from '../src/segment/index.js';
@@ -94,7 +94,7 @@ export async function run(report: BenchReport): Promise<void> {
     const child = await restoreInChild(storeDir, target);
     report.add({
       group: GROUP,
-      name: `restore ${CHANGES} changes into a fresh database`,
+      name: `restore ${CHANGES} changes into a fresh database (segments opened ${child.opened})`,
       value: CHANGES / child.seconds,
       unit: 'rows/s',
       baseline: { name: 'COPY', value: copyRate },
@@ -108,6 +108,16 @@ export async function run(report: BenchReport): Promise<void> {
       unit: 's',
       baseline: { name: 'wall', value: child.seconds },
     });
+    if (child.mainCpuSeconds !== undefined) {
+      // The rest is the opening worker's (and a little of libuv's and the GC's helper threads).
+      report.add({
+        group: GROUP,
+        name: 'restore CPU time, main thread (applying)',
+        value: child.mainCpuSeconds,
+        unit: 's',
+        baseline: { name: 'wall', value: child.seconds },
+      });
+    }
     report.add({
       group: GROUP,
       name: 'restore peak RSS',
@@ -228,21 +238,28 @@ async function copyBaseline(
 }
 
 /**
- * User + system CPU seconds of a local process from /proc (Linux), undefined elsewhere.
- * NOTE: assumes the usual 100 clock ticks per second of Linux's /proc/PID/stat.
+ * User + system CPU seconds of a local process (or of one of its threads) from /proc (Linux),
+ * undefined elsewhere. NOTE: assumes the usual 100 clock ticks per second of /proc's stat.
  */
-async function processCpuSeconds(pid: number): Promise<number | undefined> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+async function processCpuSeconds(pid: number, thread?: number): Promise<number | undefined> {
+  const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
+  const stat = await readFile(path, 'utf8').catch(() => undefined);
   if (stat === undefined) return undefined;
   // Fields after the command name (which may hold spaces): utime is the 14th, stime the 15th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-function restoreInChild(
-  storeDir: string,
-  url: string,
-): Promise<{ seconds: number; maxRssMiB: number; cpuSeconds: number }> {
+interface ChildResult {
+  seconds: number;
+  maxRssMiB: number;
+  cpuSeconds: number;
+  mainCpuSeconds?: number;
+  /** Where segments were opened. */
+  opened: string;
+}
+
+function restoreInChild(storeDir: string, url: string): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -278,10 +295,19 @@ function profileFlags(): string[] {
   return dir === undefined ? flags : [...flags, '--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
+function openMode(mode: string | undefined): boolean | undefined {
+  if (mode === undefined || mode === '') return undefined;
+  if (mode === 'worker' || mode === 'thread') return mode === 'worker';
+  throw new Error(`invalid BENCH_RESTORE_OPEN "${mode}": expected worker or thread`);
+}
+
 /** The child: restore, then print the duration and this process's peak RSS. */
 async function child(storeDir: string, url: string): Promise<void> {
   const identity = await loadIdentity(KEYS.identity);
   const verifyKey = await loadVerifyKey(KEYS.verify);
+  const openInWorker = openMode(process.env.BENCH_RESTORE_OPEN) ?? openInWorkerByDefault();
+  const mainBefore = await processCpuSeconds(process.pid, process.pid);
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   // NOTE: the drill report's table digests (a full scan) are measured apart, in the parent.
   const result = await restore({
@@ -290,13 +316,21 @@ async function child(storeDir: string, url: string): Promise<void> {
     identities: [identity],
     verifyKey,
     to: url,
+    openInWorker,
   });
   const seconds = (performance.now() - started) / 1000;
   const applied = result.streams[0]?.changesApplied;
   if (applied !== CHANGES) throw new Error(`restored ${applied} changes, expected ${CHANGES}`);
+  const mainAfter = await processCpuSeconds(process.pid, process.pid);
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const usage = process.resourceUsage();
-  const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
-  process.stdout.write(JSON.stringify({ seconds, maxRssMiB: usage.maxRSS / 1024, cpuSeconds }));
+  const mainCpuSeconds =
+    mainBefore === undefined || mainAfter === undefined ? undefined : mainAfter - mainBefore;
+  const maxRssMiB = usage.maxRSS / 1024;
+  const opened = openInWorker ? 'in a worker thread' : 'on the applying thread';
+  const figures = { seconds, maxRssMiB, cpuSeconds, mainCpuSeconds, opened };
+  process.stdout.write(JSON.stringify(figures));
 }
 
 if (process.argv[2] === '--restore-child') {

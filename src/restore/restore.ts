@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { TableName } from '../change/change.js';
 import { qualifiedName } from '../change/change.js';
 import { AuthenticationError, IntegrityError, UsageError } from '../errors.js';
@@ -49,9 +50,9 @@ export interface RestoreOptions {
   prefetchSegments?: number;
   /**
    * Open segments (verify, decrypt, decode) in a worker thread while this thread applies the
-   * ones before, so the two use two cores; default true. False opens them on this thread,
-   * which costs less CPU in all (no hand-over between threads) but overlaps only with the
-   * database's own work. See docs/RESTORE.md, "Performance".
+   * ones before. Default: only with more than two cores ({@link openInWorkerByDefault}).
+   * On this thread, opening overlaps only with the database's own work but costs less CPU in
+   * all (no hand-over between threads). See docs/RESTORE.md, "How restore applies changes".
    */
   openInWorker?: boolean;
   /** Changes per database transaction (committed at segment boundaries). */
@@ -151,6 +152,22 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   return report;
 }
 
+/**
+ * Whether segments are opened in a worker thread unless told otherwise: with more than two
+ * cores. NOTE: measured on two cores with the database on the same machine (docs/BENCHMARKS.md),
+ * the worker cost about 1.5 s more CPU per million changes (packing and unpacking rows between
+ * threads, a second heap to collect) than it saved, because the database and the garbage
+ * collector's helper threads already kept both cores busy.
+ *
+ * @example
+ * ```ts
+ * openInWorkerByDefault(); // => false on a two-core machine
+ * ```
+ */
+export function openInWorkerByDefault(): boolean {
+  return availableParallelism() > 2;
+}
+
 /** Throw when the store no longer holds a head recorded earlier; nothing has been applied. */
 async function refuseRollback(options: RestoreOptions, plans: StreamPlan[]): Promise<void> {
   const heads = options.expectHeads ?? [];
@@ -195,7 +212,7 @@ async function restoreStreams(
 
     const outcome = await restoreStream({
       ...options,
-      openInWorker: options.openInWorker ?? true,
+      openInWorker: options.openInWorker ?? openInWorkerByDefault(),
       plan,
       target: run.target,
       until: run.until,
