@@ -15,6 +15,7 @@ import { readSchemaRecord } from '../catalog.js';
 import { readSnapshot } from '../snapshot-reader.js';
 import { connectText, describeError } from '../text-client.js';
 import { TransactionQueue } from '../transaction-queue.js';
+import { dispatchDirectly } from './direct-dispatch.js';
 import { relationShape, relationTable, toChangeRecord } from './logical-records.js';
 import { createSlot, lostSlotError, readSlot } from './logical-slot.js';
 import type { PgoutputMessage } from './pgoutput-decoder.js';
@@ -343,9 +344,9 @@ export class LogicalCaptureSource implements CaptureSource {
     // ping at once, so silence beyond the deadline means the connection is dead.
     let received = Date.now();
     let timedOut: Error | undefined;
-    service.on('data', (_lsn: string, message: PgoutputMessage | UndecodableMessage) => {
+    dispatchDirectly(service, (_lsn, message) => {
       received = Date.now();
-      return this.onMessage(message);
+      return this.onMessage(message as PgoutputMessage | UndecodableMessage);
     });
     service.on('heartbeat', (lsn: string, _time: number, shouldRespond: boolean) => {
       received = Date.now();
