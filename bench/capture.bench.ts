@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,6 +25,8 @@ const RECOVERY_PUB = new URL('../test/fixtures/keys/TEST-ONLY-recovery-3072.pub'
 const BACKLOG_ROWS = Number(process.env.BENCH_CAPTURE_ROWS ?? 1_000_000);
 /** Rows written per capture mode for the write-rate comparison. */
 const WRITE_ROWS = Number(process.env.BENCH_WRITE_ROWS ?? 20_000);
+/** Rounds of the write-rate comparison, modes interleaved; each mode's best round counts. */
+const WRITE_ROUNDS = Number(process.env.BENCH_WRITE_ROUNDS ?? 4);
 /** Seconds of steady 1,000 rows/s for the latency figure. */
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 10);
 const FLUSH_INTERVAL_MS = 250;
@@ -55,19 +57,25 @@ export async function run(report: BenchReport): Promise<void> {
   }
 }
 
-/** Two clients insert WRITE_ROWS rows, 10 per transaction; rows/s, best of two rounds. */
+/**
+ * Two clients insert WRITE_ROWS rows, 10 per transaction; rows/s, best of WRITE_ROUNDS rounds.
+ * Beside the rate, the CPU time the two server backends spent per row (median of the rounds):
+ * less disturbed by other work on a shared machine than the rate.
+ */
 async function writeRates(server: TestPostgres, report: BenchReport): Promise<void> {
   const modes = ['none', 'notify', 'outbox', 'logical'] as const;
   const best = new Map<string, number>();
+  const cpu = new Map<string, number[]>();
   for (const mode of modes) {
     const url = await server.createDatabase(`write_${mode}`);
     await server.query(DDL, [], `write_${mode}`);
     if (mode !== 'none') await installCapture({ mode, databaseUrl: url, tables: [TABLE] });
   }
-  for (let round = 0; round < 2; round++) {
+  for (let round = 0; round < WRITE_ROUNDS; round++) {
     for (const mode of modes) {
-      const rate = await insertRate(server.url(`write_${mode}`), round * WRITE_ROWS);
-      best.set(mode, Math.max(best.get(mode) ?? 0, rate));
+      const measured = await insertRate(server.url(`write_${mode}`), round * WRITE_ROWS);
+      best.set(mode, Math.max(best.get(mode) ?? 0, measured.rate));
+      cpu.set(mode, [...(cpu.get(mode) ?? []), measured.cpuMicrosPerRow]);
     }
   }
   const baseline = { name: 'no capture', value: best.get('none')! };
@@ -92,15 +100,47 @@ async function writeRates(server: TestPostgres, report: BenchReport): Promise<vo
       target: targets[mode],
     });
   }
+  const cpuBaseline = { name: 'no capture', value: median(cpu.get('none')!) };
+  for (const mode of modes) {
+    report.add({
+      group: GROUP,
+      name: `source backend CPU per row written, ${mode === 'none' ? 'no capture' : `${mode} installed`}`,
+      value: median(cpu.get(mode)!),
+      unit: 'µs',
+      baseline: mode === 'none' ? undefined : cpuBaseline,
+    });
+  }
 }
 
-async function insertRate(url: string, offset: number): Promise<number> {
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+/** CPU time a server backend has run, in µs (/proc/PID/schedstat; NaN where unreadable). */
+async function backendCpuMicros(pid: number): Promise<number> {
+  try {
+    const text = await readFile(`/proc/${pid}/schedstat`, 'utf8');
+    return Number(text.split(' ')[0]) / 1000;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function insertRate(
+  url: string,
+  offset: number,
+): Promise<{ rate: number; cpuMicrosPerRow: number }> {
   const perClient = WRITE_ROWS / 2;
+  let cpuMicros = 0;
   const started = performance.now();
   await Promise.all(
     [0, 1].map(async (clientIndex) => {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
+      const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!
+        .pid;
+      const before = await backendCpuMicros(pid);
       try {
         for (let i = 0; i < perClient; i += 10) {
           const first = offset + clientIndex * perClient + i;
@@ -110,12 +150,14 @@ async function insertRate(url: string, offset: number): Promise<number> {
           );
           await client.query(`INSERT INTO bench VALUES ${values.join(',')}`);
         }
+        cpuMicros += (await backendCpuMicros(pid)) - before;
       } finally {
         await client.end();
       }
     }),
   );
-  return WRITE_ROWS / ((performance.now() - started) / 1000);
+  const rate = WRITE_ROWS / ((performance.now() - started) / 1000);
+  return { rate, cpuMicrosPerRow: cpuMicros / WRITE_ROWS };
 }
 
 /** The same backlog drained by pg_recvlogical (to /dev/null) and by the replicator (to a folder). */
