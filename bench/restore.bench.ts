@@ -24,6 +24,8 @@ const CHANGES = Number(process.env.BENCH_RESTORE_CHANGES ?? 1_000_000);
 /** Changes per sealed segment: about 3 MiB of plaintext, under the replicator's 4 MiB cut. */
 const CHANGES_PER_SEGMENT = 20_000;
 const CHANGES_PER_TRANSACTION = 50;
+/** How often the restore's server backends are sampled for their CPU time. */
+const BACKEND_POLL_MS = 100;
 const STREAM = '5e'.repeat(16);
 const TABLE = { schema: 'public', name: 'bench_rows' };
 const SELF = fileURLToPath(import.meta.url);
@@ -91,7 +93,9 @@ export async function run(report: BenchReport): Promise<void> {
 
     // Restore in a child process: its own peak RSS is the restore's.
     const target = await server.createDatabase('restored');
+    const backends = watchBackends(server, 'restored');
     const child = await restoreInChild(storeDir, target);
+    const restoreBackendCpu = await backends.stop();
     report.add({
       group: GROUP,
       name: `restore ${CHANGES} changes into a fresh database (segments opened ${child.opened})`,
@@ -108,6 +112,15 @@ export async function run(report: BenchReport): Promise<void> {
       unit: 's',
       baseline: { name: 'wall', value: child.seconds },
     });
+    if (restoreBackendCpu !== undefined) {
+      report.add({
+        group: GROUP,
+        name: 'restore: PostgreSQL backend CPU time',
+        value: restoreBackendCpu,
+        unit: 's',
+        baseline: { name: 'COPY backend', value: copy.backendCpuSeconds ?? Number.NaN },
+      });
+    }
     if (child.mainCpuSeconds !== undefined) {
       // The rest is the opening worker's (and a little of libuv's and the GC's helper threads).
       report.add({
@@ -235,6 +248,42 @@ async function copyBaseline(
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Follow the CPU time of the server backends connected to one database (polled from /proc,
+ * so a backend that exits between polls loses at most its last interval); `stop` returns the
+ * sum, or undefined when /proc cannot be read.
+ */
+function watchBackends(
+  server: Awaited<ReturnType<typeof startPostgres>>,
+  database: string,
+): { stop: () => Promise<number | undefined> } {
+  const latest = new Map<number, number>();
+  let readable = true;
+  const poll = async () => {
+    const rows = await server.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+      [database],
+    );
+    for (const { pid } of rows) {
+      const seconds = await processCpuSeconds(pid);
+      if (seconds === undefined) readable = false;
+      else latest.set(pid, Math.max(seconds, latest.get(pid) ?? 0));
+    }
+  };
+  let polling = Promise.resolve();
+  const timer = setInterval(() => {
+    polling = polling.then(poll).catch(() => {});
+  }, BACKEND_POLL_MS);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await polling;
+      if (!readable || latest.size === 0) return undefined;
+      return [...latest.values()].reduce((sum, seconds) => sum + seconds, 0);
+    },
+  };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Transaction } from '../change/change.js';
 import { redactUrl } from '../log/logger.js';
@@ -11,6 +12,14 @@ import {
   writeProgress,
 } from './restore-progress.js';
 import type { RestoreTarget } from './restore-target.js';
+
+/**
+ * Records applied between two turns of the event loop. NOTE: joining a batch is synchronous, so
+ * without these turns the batch in flight would not advance (its SAVEPOINT's answer unread, its
+ * COPY data unsent) until the next batch is full: the server and this thread would take turns
+ * instead of working at the same time.
+ */
+const RECORDS_PER_TURN = 100;
 
 export interface DatabaseTargetOptions {
   url: string;
@@ -37,6 +46,7 @@ export class DatabaseTarget implements RestoreTarget {
   private open = false;
   private progressTableReady = false;
   private committed = new Map<string, TableCounts>();
+  private sinceTurn = 0;
 
   private constructor(client: pg.Client, options: DatabaseTargetOptions) {
     this.client = client;
@@ -90,6 +100,13 @@ export class DatabaseTarget implements RestoreTarget {
     for (const record of tx.records) {
       const pending = this.applier.apply(record);
       if (pending !== undefined) await pending;
+    }
+
+    // Let the batch in flight advance while the next one is built.
+    this.sinceTurn += tx.records.length;
+    if (this.sinceTurn >= RECORDS_PER_TURN) {
+      this.sinceTurn = 0;
+      await setImmediate();
     }
   }
 
