@@ -12,6 +12,11 @@ export const TRUNCATE_TRIGGER = 'crypto_replicator_truncate';
 export const WAKE_TRIGGER = 'crypto_replicator_wake';
 export const INSERT_TRIGGER = 'crypto_replicator_insert';
 export const DELETE_TRIGGER = 'crypto_replicator_delete';
+/**
+ * The advisory lock (two-key form) an idle outbox drainer holds while it waits for a wake-up:
+ * 'cryp', 'wake' as int4. Writers send the wake-up NOTIFY only while it is held.
+ */
+export const WAKE_LOCK_KEYS = [1668446576, 2002873189] as const;
 /** pg_notify refuses payloads of this many bytes or more (BLCKSZ - NAMEDATALEN - 128). */
 export const NOTIFY_PAYLOAD_MAX_BYTES = 8000;
 
@@ -26,6 +31,18 @@ export interface CaptureSqlOptions {
 }
 
 const S = CAPTURE_SCHEMA;
+
+/**
+ * The wake-up a trigger sends: a NOTIFY only when a drainer waits for one (it holds the wake
+ * lock). Otherwise the writer takes the lock shared until its commit, so a drainer about to
+ * wait first waits for this commit and then sees the change (outbox-wake.ts).
+ */
+// NOTE: NOTIFY takes a database-wide lock from commit until the commit is flushed, so every
+// notifying writer's commit waits for the one before: under load this, not the outbox row,
+// was the outbox's largest write cost. A busy or absent drainer needs no wake-up.
+const WAKE_SQL = `IF NOT pg_try_advisory_xact_lock_shared(${WAKE_LOCK_KEYS.join(', ')}) THEN
+    PERFORM pg_notify('${OUTBOX_WAKE_CHANNEL}', '');
+  END IF;`;
 
 /** Schema, outbox, drain position sequence and state table shared by outbox and notify mode. */
 function outboxSql(hstore: string): string[] {
@@ -63,7 +80,7 @@ BEGIN
   INSERT INTO ${S}.outbox (table_schema, table_name, op, new_row)
   SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'I', ${hstore}.hstore(n.*) FROM crypto_replicator_new n;
   IF FOUND THEN
-    PERFORM pg_notify('${OUTBOX_WAKE_CHANNEL}', '');
+    ${WAKE_SQL}
   END IF;
   RETURN NULL;
 END $fn$`,
@@ -72,7 +89,7 @@ BEGIN
   INSERT INTO ${S}.outbox (table_schema, table_name, op, old_row)
   SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'D', ${hstore}.hstore(o.*) FROM crypto_replicator_old o;
   IF FOUND THEN
-    PERFORM pg_notify('${OUTBOX_WAKE_CHANNEL}', '');
+    ${WAKE_SQL}
   END IF;
   RETURN NULL;
 END $fn$`,
@@ -85,12 +102,12 @@ END $fn$`,
     `CREATE OR REPLACE FUNCTION ${S}.capture_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
   INSERT INTO ${S}.outbox (table_schema, table_name, op) VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'T');
-  PERFORM pg_notify('${OUTBOX_WAKE_CHANNEL}', '');
+  ${WAKE_SQL}
   RETURN NULL;
 END $fn$`,
     `CREATE OR REPLACE FUNCTION ${S}.wake() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
-  PERFORM pg_notify('${OUTBOX_WAKE_CHANNEL}', '');
+  ${WAKE_SQL}
   RETURN NULL;
 END $fn$`,
   ];

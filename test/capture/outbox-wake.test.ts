@@ -1,7 +1,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installCapture } from '../../src/capture/index.js';
-import { OUTBOX_WAKE_CHANNEL, WAKE_TRIGGER } from '../../src/capture/install-sql.js';
+import {
+  OUTBOX_WAKE_CHANNEL,
+  WAKE_LOCK_KEYS,
+  WAKE_TRIGGER,
+} from '../../src/capture/install-sql.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -23,6 +27,8 @@ describe('outbox wake-up', () => {
     await listener.connect();
     listener.on('notification', (message) => heard.push(message.payload ?? ''));
     await listener.query(`LISTEN ${OUTBOX_WAKE_CHANNEL}`);
+    // The listener plays an idle drainer: it holds the wake lock while it waits.
+    await listener.query(`SELECT pg_advisory_lock(${WAKE_LOCK_KEYS.join(', ')})`);
   });
 
   afterAll(async () => {
@@ -69,6 +75,62 @@ describe('outbox wake-up', () => {
   it('sends no wake-up for an INSERT or DELETE that changes no row', async () => {
     expect(await wakeUpsOf(`INSERT INTO "Wake Me" SELECT 1, 'x' WHERE false`)).toBe(0);
     expect(await wakeUpsOf('DELETE FROM "Wake Me" WHERE id < 0')).toBe(0);
+  });
+
+  it('sends no wake-up while no drainer waits for one, and the change is still written', async () => {
+    await listener.query(`SELECT pg_advisory_unlock(${WAKE_LOCK_KEYS.join(', ')})`);
+    try {
+      expect(await wakeUpsOf(`INSERT INTO "Wake Me" VALUES (50, 'busy')`)).toBe(0);
+      expect(await wakeUpsOf(`UPDATE "Wake Me" SET v = 'still busy' WHERE id = 50`)).toBe(0);
+    } finally {
+      await listener.query(`SELECT pg_advisory_lock(${WAKE_LOCK_KEYS.join(', ')})`);
+    }
+    const rows = await sql(
+      `SELECT op::text AS op FROM crypto_replicator.outbox WHERE crypto_replicator.hstore_to_json(new_row) ->> 'id' = '50' ORDER BY id`,
+    );
+    expect(rows.map((row) => row.op)).toEqual(['I', 'U']);
+  });
+
+  it('makes a drainer about to wait first wait for a writer that skipped the wake-up', async () => {
+    // A writer that looked while no drainer waited holds the lock shared until it commits.
+    const writer = new pg.Client({ connectionString: url });
+    await writer.connect();
+    const drainer = new pg.Client({ connectionString: url });
+    await drainer.connect();
+    await listener.query(`SELECT pg_advisory_unlock(${WAKE_LOCK_KEYS.join(', ')})`);
+    try {
+      await writer.query('BEGIN');
+      await writer.query(`INSERT INTO "Wake Me" VALUES (60, 'late')`);
+      let locked = false;
+      const taking = drainer
+        .query(`SELECT pg_advisory_lock(${WAKE_LOCK_KEYS.join(', ')})`)
+        .then(() => {
+          locked = true;
+        });
+      await waitFor(
+        async () =>
+          (
+            await sql(
+              "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND mode = 'ExclusiveLock'",
+            )
+          ).length === 1,
+        { what: 'the drainer waiting for the wake lock' },
+      );
+      expect(locked).toBe(false);
+      await writer.query('COMMIT');
+      await taking;
+      // Once the drainer holds the lock, the writer's change is committed and visible.
+      const [row] = await drainer
+        .query(
+          `SELECT count(*)::int AS n FROM crypto_replicator.outbox WHERE crypto_replicator.hstore_to_json(new_row) ->> 'id' = '60'`,
+        )
+        .then((result) => result.rows);
+      expect(row?.n).toBe(1);
+    } finally {
+      await writer.end();
+      await drainer.end();
+      await listener.query(`SELECT pg_advisory_lock(${WAKE_LOCK_KEYS.join(', ')})`);
+    }
   });
 
   it('upgrades the every-statement wake trigger of an older install to UPDATE only', async () => {

@@ -11,10 +11,13 @@ import { TransactionQueue } from '../transaction-queue.js';
 import { stampPending } from './outbox-drain.js';
 import { hstoreSchema, type OutboxRow, outboxColumns, ShapeTracker } from './outbox-rows.js';
 import { snapshotOutbox } from './outbox-snapshot.js';
+import { holdWakeLock, releaseWakeLock } from './outbox-wake.js';
 
 const S = CAPTURE_SCHEMA;
 /** Poll this often even without a wake-up NOTIFY (one may be missed while reconnecting). */
 export const OUTBOX_POLL_MS = 1_000;
+/** Look again this soon when a long writer transaction kept the wake lock (see outbox-wake). */
+const WAKE_RETRY_MS = 100;
 /** Rows fetched per round trip while emitting stamped transactions. */
 const FETCH_ROWS = 1_000;
 /** Advisory lock key: one drainer per database. */
@@ -152,7 +155,7 @@ export class OutboxCaptureSource implements CaptureSource {
         const emitted = await this.emitStamped(client);
         attempt = 0;
         this.state.problem = undefined;
-        if (stamped === 0 && emitted === 0) await this.idle();
+        if (stamped === 0 && emitted === 0) await this.idle(client);
       } catch (error) {
         if (this.abort.signal.aborted) return;
         if (
@@ -259,18 +262,34 @@ export class OutboxCaptureSource implements CaptureSource {
   }
 
   /** Wait for a wake-up NOTIFY, the poll interval, or stop; refresh the backlog figure. */
-  private async idle(): Promise<void> {
-    const backlog = await this.client?.query<{ n: string }>(
-      `SELECT count(*) AS n FROM ${S}.outbox`,
-    );
-    this.state.backlog = Number(backlog?.rows[0]?.n ?? 0);
+  private async idle(client: pg.Client): Promise<void> {
+    const backlog = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${S}.outbox`);
+    this.state.backlog = Number(backlog.rows[0]?.n ?? 0);
     // A wake-up that arrived while draining counts: drain again at once.
     if (this.woken) {
       this.woken = false;
       return;
     }
+
+    // Ask writers for wake-ups, then look once more: a writer that skipped one has committed.
+    const asked = await holdWakeLock(client);
+    try {
+      if (asked && (await stampPending(client)) > 0) return;
+      if (this.woken) {
+        this.woken = false;
+        return;
+      }
+      await this.sleep(asked ? OUTBOX_POLL_MS : WAKE_RETRY_MS);
+    } finally {
+      if (asked) await releaseWakeLock(client);
+    }
+  }
+
+  /** Until a wake-up NOTIFY, `ms`, or stop. */
+  private async sleep(ms: number): Promise<void> {
+    if (this.abort.signal.aborted) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, OUTBOX_POLL_MS);
+      const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
         resolve();
