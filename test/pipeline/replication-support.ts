@@ -159,7 +159,9 @@ export async function expectStoredMatchesSource(options: {
     },
     {
       what: 'the stored stream to match the source tables',
-      timeoutMs: options.timeoutMs ?? 30_000,
+      // NOTE: generous: every segment costs several fsyncs (spool, store, state, checkpoint),
+      // which take hundreds of milliseconds each while the rest of the suite loads the disk.
+      timeoutMs: options.timeoutMs ?? 90_000,
     },
   );
 }

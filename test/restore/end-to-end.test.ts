@@ -119,6 +119,6 @@ describe.each<CaptureMode>(['logical', 'outbox', 'notify'])(
           digest: digest.digest,
         });
       }
-    });
+    }, 240_000);
   },
 );

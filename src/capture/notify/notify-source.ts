@@ -64,6 +64,8 @@ export class NotifyCaptureSource implements CaptureSource {
   private readonly abort = new AbortController();
   private spool: Spool<SpoolItem> | undefined;
   private client: pg.Client | undefined;
+  private connecting: Promise<pg.Client> | undefined;
+  private connectedBefore = false;
   private readonly shapes = new ShapeTracker(() => this.connection());
   private pendingSchemas: SchemaRecord[] = [];
   private received: string[] = [];
@@ -88,7 +90,6 @@ export class NotifyCaptureSource implements CaptureSource {
       this.shapes.remember(record);
       this.pendingSchemas.push(record);
     }
-    await this.listen(client);
     if (this.options.snapshot) await this.snapshotOnce(client, tables);
     await this.enqueue(() => this.drainOutbox());
 
@@ -292,13 +293,7 @@ export class NotifyCaptureSource implements CaptureSource {
         continue;
       }
       try {
-        const client = await this.connection();
-        if (!this.spoolFull) await this.listen(client);
-        await this.enqueue(() => this.drainOutbox());
-        this.options.logger.warn(
-          { attempt },
-          'notify capture reconnected; changes made while disconnected were not captured',
-        );
+        await this.connection();
         attempt = 0;
       } catch (error) {
         this.state.problem = `listen: ${describeError(error)}`;
@@ -307,8 +302,20 @@ export class NotifyCaptureSource implements CaptureSource {
     }
   }
 
-  private async connection(): Promise<pg.Client> {
-    if (this.client !== undefined) return this.client;
+  /**
+   * The one connection, listening. Whoever needs it first after a loss (the reconnect loop, an
+   * outbox drain, a schema lookup) makes it, and it LISTENs before anyone uses it: a connection
+   * made elsewhere must not leave the capture deaf while the reconnect loop sees it connected.
+   */
+  private connection(): Promise<pg.Client> {
+    if (this.client !== undefined) return Promise.resolve(this.client);
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async connect(): Promise<pg.Client> {
     const client = await connectText(this.options.databaseUrl, 'crypto-replicator notify');
     const lost = () => {
       if (this.client !== client) return;
@@ -323,9 +330,25 @@ export class NotifyCaptureSource implements CaptureSource {
         this.onNotification(message.payload);
       }
     });
+    if (!this.spoolFull) {
+      try {
+        await this.listen(client);
+      } catch (error) {
+        await client.end().catch(() => {});
+        throw error;
+      }
+    }
     this.client = client;
     this.state.connected = true;
     this.state.problem = this.spoolFull ? this.state.problem : undefined;
+    if (this.connectedBefore) {
+      // Large rows written meanwhile wait in the outbox; NOTIFYs sent meanwhile are gone.
+      this.options.logger.warn(
+        'notify capture reconnected; changes made while disconnected were not captured',
+      );
+      void this.enqueue(() => this.drainOutbox());
+    }
+    this.connectedBefore = true;
     return client;
   }
 }
