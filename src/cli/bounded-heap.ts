@@ -101,10 +101,24 @@ export function runBounded(launch: BoundedLaunch): Promise<number> {
   };
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
 
+  // Ctrl-Z: the child is in another process group, so stop it along with this launcher (the
+  // shell sees the launcher stopped), and let it go on when the shell continues the launcher.
+  const suspend = () => {
+    child.kill('SIGSTOP');
+    process.kill(process.pid, 'SIGSTOP');
+  };
+  const resume = () => {
+    child.kill('SIGCONT');
+  };
+  process.on('SIGTSTP', suspend);
+  process.on('SIGCONT', resume);
+
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code, signal) => {
       for (const name of FORWARDED_SIGNALS) process.off(name, forward);
+      process.off('SIGTSTP', suspend);
+      process.off('SIGCONT', resume);
       if (signal !== null) {
         // Die of the same signal, so a shell or supervisor sees what happened.
         process.kill(process.pid, signal);

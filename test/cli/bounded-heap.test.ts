@@ -106,6 +106,22 @@ describe('bounded heap: the launcher as users run it', () => {
     });
   });
 
+  it('stops the bounded child with the launcher on SIGTSTP (Ctrl-Z) and resumes it on SIGCONT', async () => {
+    const vault = await startVault();
+    const state = (pid: number) =>
+      /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    vault.child.kill('SIGTSTP');
+    await waitFor(() => state(vault.bounded) === 'T' && state(vault.child.pid!) === 'T', {
+      what: 'the launcher and the bounded vault to stop',
+    });
+    vault.child.kill('SIGCONT');
+    await waitFor(() => state(vault.bounded) !== 'T' && state(vault.child.pid!) !== 'T', {
+      what: 'the launcher and the bounded vault to go on',
+    });
+    vault.child.kill('SIGTERM');
+    expect(await vault.exited).toEqual({ code: 0, signal: null });
+  });
+
   it('ends the way the bounded child ended: killed by a signal', async () => {
     const vault = await startVault();
     process.kill(vault.bounded, 'SIGKILL');
