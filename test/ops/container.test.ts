@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -204,6 +204,12 @@ describe('docker/entrypoint.sh with the image environment', () => {
         async () => (await runHealthcheck({ METRICS_PORT: String(metricsPort) })).code === 0,
         { timeoutMs: 60_000, what: `a healthy replicator (logs: ${logs.slice(-500)})` },
       );
+
+      // The entry point's process (PID 1 in the image) runs the replicator with a bounded heap.
+      const children = readFileSync(`/proc/${entry.pid}/task/${entry.pid}/children`, 'utf8');
+      const bounded = children.trim().split(/\s+/).map(Number);
+      const commandLines = bounded.map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+      expect(commandLines.join(' ')).toContain('--max-old-space-size=128');
 
       // Configured from the environment alone: a change reaches the store folder.
       await server.query("INSERT INTO public.nis2_audit_log VALUES (1, 'ann')", [], 'app');
