@@ -61,6 +61,7 @@ export class OutboxCaptureSource implements CaptureSource {
   private tables: TableName[] = [];
   private lastEmitted = 0n;
   private wake: (() => void) | undefined;
+  private backlogCountedAt = 0;
   private woken = false;
   private loop: Promise<void> | undefined;
   /** Set while the snapshot transaction is open: acknowledgements wait (see acknowledge). */
@@ -263,8 +264,13 @@ export class OutboxCaptureSource implements CaptureSource {
 
   /** Wait for a wake-up NOTIFY, the poll interval, or stop; refresh the backlog figure. */
   private async idle(client: pg.Client): Promise<void> {
-    const backlog = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${S}.outbox`);
-    this.state.backlog = Number(backlog.rows[0]?.n ?? 0);
+    // NOTE: at most once per poll interval: a long writer transaction makes idle() run every
+    // WAKE_RETRY_MS, and counting a large outbox that often would cost more than it tells.
+    if (Date.now() - this.backlogCountedAt >= OUTBOX_POLL_MS) {
+      const backlog = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${S}.outbox`);
+      this.state.backlog = Number(backlog.rows[0]?.n ?? 0);
+      this.backlogCountedAt = Date.now();
+    }
     // A wake-up that arrived while draining counts: drain again at once.
     if (this.woken) {
       this.woken = false;
