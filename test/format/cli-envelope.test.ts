@@ -129,6 +129,7 @@ describe.concurrent('crypto-replicator encrypt, decrypt and inspect', { timeout:
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/v2 segment/);
     expect(result.stdout).toMatch(/sequence: +1/);
+    expect(result.stdout).toMatch(/encoding: +text-fields/);
     expect(result.stdout).not.toMatch(/TEST-ROW-SECRET|audit|INSERT/);
   });
 

@@ -43,6 +43,7 @@ function inspectSegment(input: Input): string[] {
     `  previous hash: ${header.previousHash.toString('hex')}`,
     `  created at:    ${header.createdAt.toISOString()}`,
     `  compression:   ${header.compression}`,
+    `  encoding:      ${header.payloadEncoding}`,
     `  payload:       ${header.payloadLength} bytes encrypted (AES-256-GCM)`,
     `  signer key id: ${header.signerKeyId}`,
     ...header.recipients.map(
