@@ -10,6 +10,7 @@ import {
   renderScript,
   uninstallStatements,
 } from './install-sql.js';
+import { installSlot, slotStatement } from './logical/install-slot.js';
 import { REPLICATION_NAME_PATTERN } from './logical/logical-slot.js';
 import { hstoreSchema } from './outbox/outbox-rows.js';
 import { connectText, describeError } from './text-client.js';
@@ -31,6 +32,8 @@ export interface InstallReport {
   /** Covered tables that have no primary key (see the warning the CLI prints). */
   tablesWithoutPrimaryKey: TableName[];
   statements: string[];
+  /** logical: true when this install created the slot, false when it existed already. */
+  slotCreated?: boolean;
 }
 
 function names(options: Pick<InstallOptions, 'channel' | 'slotName' | 'publicationName'>) {
@@ -78,16 +81,20 @@ export function captureSql(options: {
     publicationName,
     hstoreSchema: options.hstoreSchema,
   };
-  const statements = options.uninstall
-    ? uninstallStatements(sqlOptions, slotName)
-    : installStatements(sqlOptions);
-  return renderScript(statements);
+  if (options.uninstall) return renderScript(uninstallStatements(sqlOptions, slotName));
+  const script = renderScript(installStatements(sqlOptions));
+  if (options.mode !== 'logical') return script;
+  return (
+    `${script}-- The replication slot, after the transaction (PostgreSQL creates a logical slot\n` +
+    `-- only in a transaction that has not written):\n${slotStatement(slotName)};\n`
+  );
 }
 
 /**
  * Create what a mode needs on the given tables, in one transaction, idempotently: outbox and
  * triggers (outbox), notify triggers plus the outbox for large rows (notify), or a publication
- * and replica identities (logical; the slot is created by the first `run`, with its snapshot).
+ * and replica identities, then the replication slot unless it exists (logical; the first `run`
+ * of a new stream makes the slot again, exporting the snapshot of existing rows).
  *
  * @example
  * ```ts
@@ -96,7 +103,7 @@ export function captureSql(options: {
  * ```
  */
 export async function installCapture(options: InstallOptions): Promise<InstallReport> {
-  const { publicationName, channel } = names(options);
+  const { publicationName, channel, slotName } = names(options);
   const logger = options.logger ?? silentLogger;
   const client = await connectText(options.databaseUrl, 'crypto-replicator install');
   try {
@@ -110,9 +117,10 @@ export async function installCapture(options: InstallOptions): Promise<InstallRe
       hstoreSchema: hstore,
     });
     await runInTransaction(client, statements, `install ${options.mode} capture`);
+    const slot = options.mode === 'logical' ? await installSlot(client, slotName) : undefined;
     const tablesWithoutPrimaryKey = await withoutPrimaryKey(client, tables);
     logger.info({ mode: options.mode, tables: tables.length }, 'capture installed');
-    return { tables, tablesWithoutPrimaryKey, statements };
+    return { tables, tablesWithoutPrimaryKey, statements, slotCreated: slot?.created };
   } finally {
     await client.end().catch(() => {});
   }

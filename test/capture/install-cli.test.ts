@@ -91,8 +91,16 @@ describe('install and uninstall commands', () => {
 
   it('logical install adds tables to the publication idempotently and sets a replica identity where no key exists', async () => {
     const args = ['install', '--mode', 'logical', '--all-tables', '--database-url', url];
-    expect((await runCli(args)).code).toBe(0);
-    expect((await runCli(args)).code).toBe(0);
+    const first = await runCli(args);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('created replication slot "crypto_replicator"');
+    const second = await runCli(args);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toContain('replication slot "crypto_replicator" exists already');
+    const slots = await sql(
+      "SELECT plugin FROM pg_replication_slots WHERE slot_name = 'crypto_replicator'",
+    );
+    expect(slots).toEqual([{ plugin: 'pgoutput' }]);
     const members = await sql(
       "SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = 'crypto_replicator' ORDER BY 1",
     );
@@ -110,6 +118,47 @@ describe('install and uninstall commands', () => {
     expect(await sql("SELECT 1 FROM pg_publication WHERE pubname = 'crypto_replicator'")).toEqual(
       [],
     );
+    expect(
+      await sql("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'crypto_replicator'"),
+    ).toEqual([]);
+  });
+
+  it('prints the logical slot after the transaction, and the printed script runs twice', async () => {
+    const result = await runCli([
+      ...['install', '--mode', 'logical', '--tables', 'MixedCase', '--slot', 'printed_slot'],
+      '--print-sql',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const [transaction, after] = result.stdout.split('COMMIT;\n');
+    expect(transaction).toContain('CREATE PUBLICATION');
+    expect(after).toContain("pg_create_logical_replication_slot('printed_slot', 'pgoutput')");
+    await sql(result.stdout);
+    await sql(result.stdout);
+    const slots = await sql(
+      "SELECT plugin FROM pg_replication_slots WHERE slot_name = 'printed_slot'",
+    );
+    expect(slots).toEqual([{ plugin: 'pgoutput' }]);
+    await sql("SELECT pg_drop_replication_slot('printed_slot')");
+    await sql('DROP PUBLICATION crypto_replicator');
+  });
+
+  it('refuses a slot name that another database uses', async () => {
+    await server.createDatabase('other');
+    await server.query(
+      "SELECT pg_create_logical_replication_slot('taken_slot', 'pgoutput')",
+      [],
+      'other',
+    );
+    const result = await runCli([
+      ...['install', '--mode', 'logical', '--tables', 'MixedCase', '--slot', 'taken_slot'],
+      ...['--database-url', url],
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /^error: install logical capture: replication slot "taken_slot" exists but is not a pgoutput slot of this database\nhint: /,
+    );
+    await server.query("SELECT pg_drop_replication_slot('taken_slot')", [], 'other');
+    await sql('DROP PUBLICATION IF EXISTS crypto_replicator');
   });
 
   it('rejects an unknown table with one line and a hint', async () => {

@@ -55,6 +55,8 @@ describe('logical capture', () => {
         { schema: 'public', name: 'no_key' },
       ],
       publicationName: 'test_pub',
+      // install creates the slot; the first test's start makes it again with its snapshot.
+      slotName: 'test_slot',
     });
   });
 
@@ -286,6 +288,26 @@ describe('logical capture', () => {
     });
     expect(seen.changes().filter((c) => !c.snapshot)).toHaveLength(1);
     await source.stop();
+  });
+
+  it('keeps the changes made between install and the first start in the slot install made', async () => {
+    await installCapture({
+      mode: 'logical',
+      databaseUrl: url,
+      tables: [{ schema: 'public', name: 'no_key' }],
+      publicationName: 'test_pub',
+      slotName: 'install_slot',
+    });
+    await server.query("INSERT INTO no_key VALUES (41, 'before the first start')", [], 'source');
+    const source = open({ slotName: 'install_slot' });
+    await source.start();
+    const seen = collect(source);
+    const [change] = await seen.waitForChanges(1, 'the change made before the start');
+    expect(change?.op).toBe('INSERT');
+    expect(change?.new).toEqual({ a: '41', b: 'before the first start' });
+    await seen.acknowledgeAll();
+    await source.stop();
+    await server.query("SELECT pg_drop_replication_slot('install_slot')", [], 'source');
   });
 
   it('refuses to create a new slot when the stream already stored positions from a lost one', async () => {

@@ -142,10 +142,18 @@ export class LogicalCaptureSource implements CaptureSource {
       redo = await prepareSnapshotRedo(control, slotName, tables, this.options.resumePosition, {
         drop: true,
       });
-      logger.warn(
-        { slot: slotName, resumePosition: this.options.resumePosition, floor: redo.floor },
-        'initial snapshot was not stored: slot dropped, snapshot taken again',
-      );
+      // A new stream on the slot `install` made: nothing was stored from it, nothing is lost.
+      if (this.options.resumePosition === undefined) {
+        logger.info(
+          { slot: slotName, floor: redo.floor },
+          'new stream: replication slot made again to export the initial snapshot',
+        );
+      } else {
+        logger.warn(
+          { slot: slotName, resumePosition: this.options.resumePosition, floor: redo.floor },
+          'initial snapshot was not stored: slot dropped, snapshot taken again',
+        );
+      }
       slot = undefined;
     } else if (slot === undefined && this.options.snapshot) {
       redo = await prepareSnapshotRedo(control, slotName, tables, this.options.resumePosition, {

@@ -134,8 +134,11 @@ async function run(flags: InstallFlags, uninstall: boolean): Promise<void> {
     );
   }
   if (mode === 'logical') {
+    const slot = names.slotName ?? DEFAULT_SLOT;
     process.stdout.write(
-      `the replication slot "${names.slotName ?? DEFAULT_SLOT}" is created by the first "crypto-replicator run", with the snapshot of existing rows\n`,
+      report.slotCreated === true
+        ? `created replication slot "${slot}": the server keeps the WAL of every change from now on, until "crypto-replicator run" follows it (the first run takes the snapshot of existing rows); uninstall if you do not start it\n`
+        : `replication slot "${slot}" exists already: kept as it is\n`,
     );
   }
 }
