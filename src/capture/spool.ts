@@ -71,9 +71,14 @@ export class Spool<T> {
     return String(this.counter);
   }
 
-  /** Append entries (each a list of items), fsync, and return their positions. */
+  /**
+   * Append entries (each a list of items), fsync, and return their positions. A failed append
+   * (a full disk) leaves the spool as it was: the file is cut back and the positions are given
+   * again by the next append, so the caller may simply retry.
+   */
   async append(batches: T[][]): Promise<string[]> {
     if (batches.length === 0) return [];
+    const counterBefore = this.counter;
     const receivedAt = new Date().toISOString();
     const positions: string[] = [];
     let text = '';
@@ -82,18 +87,35 @@ export class Spool<T> {
       positions.push(String(this.counter));
       text += `${JSON.stringify({ p: String(this.counter), t: receivedAt, items })}\n`;
     }
-    const current = this.files.at(-1);
-    if (current === undefined || current.bytes >= SPOOL_FILE_BYTES || this.handle === undefined) {
-      await this.handle?.close();
-      const first = BigInt(positions[0]!);
-      const name = `spool-${String(first).padStart(20, '0')}.jsonl`;
-      this.handle = await open(join(this.dir, name), 'a');
-      this.files.push({ name, first, bytes: 0 });
+    try {
+      const current = this.files.at(-1);
+      if (current === undefined || current.bytes >= SPOOL_FILE_BYTES || this.handle === undefined) {
+        await this.handle?.close();
+        this.handle = undefined;
+        const first = BigInt(positions[0]!);
+        const name = `spool-${String(first).padStart(20, '0')}.jsonl`;
+        this.handle = await open(join(this.dir, name), 'a');
+        this.files.push({ name, first, bytes: 0 });
+      }
+    } catch (error) {
+      this.counter = counterBefore;
+      throw error;
     }
+    const file = this.files.at(-1)!;
     const bytes = Buffer.from(text, 'utf8');
-    await this.handle.write(bytes);
-    await this.handle.sync();
-    this.files.at(-1)!.bytes += bytes.length;
+    try {
+      // NOTE: a nearly full disk takes part of a write without an error; the rest then fails.
+      for (let offset = 0; offset < bytes.length; ) {
+        offset += (await this.handle.write(bytes, offset)).bytesWritten;
+      }
+      await this.handle.sync();
+    } catch (error) {
+      // NOTE: cutting a file back needs no free space; a torn line would break every read.
+      await this.handle.truncate(file.bytes).catch(() => {});
+      this.counter = counterBefore;
+      throw error;
+    }
+    file.bytes += bytes.length;
     return positions;
   }
 

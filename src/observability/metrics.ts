@@ -112,8 +112,10 @@ export class ReplicatorMetrics {
     gauge('outbox_rows', 'outbox: change rows waiting in the outbox table', (s) =>
       s.mode === 'outbox' ? s.source?.backlog : undefined,
     );
-    gauge('spool_depth', 'notify: changes waiting in the local spool', (s) =>
-      s.mode === 'notify' ? s.source?.backlog : undefined,
+    gauge(
+      'spool_depth',
+      'notify: changes heard and not yet stored (in the local spool, or waiting to be written to it)',
+      (s) => (s.mode === 'notify' ? s.source?.backlog : undefined),
     );
     gauge(
       'pending_transactions',

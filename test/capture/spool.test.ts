@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Spool } from '../../src/capture/spool.js';
+import { mountSmallDisk } from '../support/faults/full-disk.js';
 
 describe('notify spool', () => {
   let dir: string;
@@ -36,5 +37,34 @@ describe('notify spool', () => {
     expect(await reopened.append([['c']])).toEqual(['3']);
     expect(await reopened.readAfter(reopened.acknowledgedPosition)).toHaveLength(1);
     await reopened.close();
+  });
+
+  it('leaves itself intact when a full disk fails an append, so the append can be retried', async (context) => {
+    dir = await mkdtemp(join(tmpdir(), 'cr-spool-unit-'));
+    const disk = await mountSmallDisk(join(dir, 'disk'), 1024 * 1024);
+    if ('skipped' in disk) {
+      context.skip();
+      return;
+    }
+    try {
+      const spool = await Spool.open<string>(disk.dir);
+      expect(await spool.append([['before']])).toEqual(['1']);
+      await disk.fill();
+      // Entries larger than what is left: a real ENOSPC, after part of the bytes went in.
+      const big = 'x'.repeat(64 * 1024);
+      await expect(spool.append([[big], [big]])).rejects.toMatchObject({ code: 'ENOSPC' });
+      expect(spool.lastPosition).toBe('1');
+      await disk.free();
+      expect(await spool.append([[big], ['after']])).toEqual(['2', '3']);
+      const entries = await spool.readAfter('0');
+      expect(entries.map((e) => e.position)).toEqual(['1', '2', '3']);
+      expect(entries.map((e) => e.items[0]!.length)).toEqual([6, big.length, 5]);
+      await spool.close();
+      const reopened = await Spool.open<string>(disk.dir);
+      expect(reopened.lastPosition).toBe('3');
+      await reopened.close();
+    } finally {
+      await disk.unmount();
+    }
   });
 });

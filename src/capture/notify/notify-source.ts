@@ -9,6 +9,7 @@ import type {
   Transaction,
 } from '../../change/change.js';
 import type { Logger } from '../../log/logger.js';
+import { retryLocalWrite } from '../../pipeline/local-disk.js';
 import { reconnectDelayMs, sleep } from '../backoff.js';
 import type { CaptureMode, CaptureSource, CaptureStatus } from '../capture-source.js';
 import { readSchemaRecord } from '../catalog.js';
@@ -66,6 +67,8 @@ export class NotifyCaptureSource implements CaptureSource {
   private client: pg.Client | undefined;
   private connecting: Promise<pg.Client> | undefined;
   private connectedBefore = false;
+  /** Entries being appended to the spool right now (while a full disk is waited out). */
+  private appending = 0;
   private readonly shapes = new ShapeTracker(() => this.connection());
   private pendingSchemas: SchemaRecord[] = [];
   private received: string[] = [];
@@ -129,7 +132,9 @@ export class NotifyCaptureSource implements CaptureSource {
   }
 
   status(): CaptureStatus {
-    return { ...this.state, backlog: this.spool?.depth };
+    // Heard but not yet spooled (a full disk is being waited out) counts as waiting too.
+    const unspooled = this.received.length + this.appending;
+    return { ...this.state, backlog: (this.spool?.depth ?? 0) + unspooled };
   }
 
   private async listen(client: pg.Client): Promise<void> {
@@ -168,9 +173,30 @@ export class NotifyCaptureSource implements CaptureSource {
       else batches.push([item]);
       lastXid = xid;
     }
-    await this.spool!.append(batches);
+    await this.appendWaiting(batches);
     if (wakeOutbox) await this.drainOutbox();
     this.afterAppend();
+  }
+
+  /**
+   * Append to the spool, waiting out a full or failing disk as the pipeline does: what was heard
+   * stays in memory meanwhile (notifications keep arriving into `received`), health says
+   * `local disk full: …`, and nothing heard is dropped. A failed append leaves the spool as it was.
+   */
+  private async appendWaiting(batches: SpoolItem[][]): Promise<void> {
+    const problemBefore = this.state.problem;
+    this.appending = batches.length;
+    try {
+      await retryLocalWrite(this.options.spoolDir, () => this.spool!.append(batches), {
+        signal: this.abort.signal,
+        logger: this.options.logger,
+        onAttempt: (problem) => {
+          this.state.problem = problem ?? problemBefore;
+        },
+      });
+    } finally {
+      this.appending = 0;
+    }
   }
 
   /** Move large rows from the outbox into the spool; delete them once fsynced. */
@@ -191,7 +217,7 @@ export class NotifyCaptureSource implements CaptureSource {
       const groups = [...byXid.values()].sort((a, b) =>
         BigInt(a.at(-1)!.id) < BigInt(b.at(-1)!.id) ? -1 : 1,
       );
-      await this.spool!.append(groups.map((g) => g.map((row) => ({ kind: 'outbox', row }))));
+      await this.appendWaiting(groups.map((g) => g.map((row) => ({ kind: 'outbox', row }))));
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
