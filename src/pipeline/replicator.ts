@@ -255,8 +255,8 @@ export class Replicator {
         for (const batch of this.#batcher.add(outcome.result.value)) await this.#enqueue(batch);
       }
     } catch (error) {
-      // NOTE: the capture source (notify spool) cannot wait out a full disk itself; name the
-      // disk trouble in one classified line instead of an unexpected failure.
+      // NOTE: a disk failure that the capture source could not wait out (notify waits out a full
+      // disk; a read-only one, or the snapshot marker, ends it) is named in one classified line.
       failure = isLocalDiskError(error)
         ? localDiskError(error.path ?? `the capture spool of ${source.mode} mode`, error)
         : error;
