@@ -255,8 +255,8 @@ export class Replicator {
         for (const batch of this.#batcher.add(outcome.result.value)) await this.#enqueue(batch);
       }
     } catch (error) {
-      // NOTE: a disk failure that the capture source could not wait out (notify waits out a full
-      // disk; a read-only one, or the snapshot marker, ends it) is named in one classified line.
+      // NOTE: a disk failure the capture source did not wait out (notify waits out one while
+      // appending to its spool, not while writing its snapshot marker) is named in one line.
       failure = isLocalDiskError(error)
         ? localDiskError(error.path ?? `the capture spool of ${source.mode} mode`, error)
         : error;
