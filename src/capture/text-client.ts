@@ -2,6 +2,9 @@ import pg from 'pg';
 import { DatabaseError } from '../errors.js';
 import { redactUrl } from '../log/logger.js';
 
+/** Idle time before TCP keepalive probes a capture connection. */
+const KEEPALIVE_IDLE_MS = 10_000;
+
 /** Type parsers that keep every value as PostgreSQL's own text output. */
 const TEXT_TYPES = { getTypeParser: () => (value: string) => value };
 
@@ -24,8 +27,11 @@ export async function connectText(
     connectionString: databaseUrl,
     types: TEXT_TYPES,
     application_name: applicationName,
-    // Probes a silent peer, so a dead link ends in an error instead of waiting forever.
+    // Probes a silent peer, so a dead link ends in an error instead of waiting forever: the
+    // first probe after 10 s without traffic (the system default is 2 h), then the system's
+    // probe interval and count.
     keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
     connectionTimeoutMillis: 10_000,
   });
   try {
