@@ -10,6 +10,7 @@ import { loadRecipient, loadSigningKey } from '../../src/keys/index.js';
 import { encodePayload, GENESIS_HASH, sealSegment } from '../../src/segment/index.js';
 import { decodeHeader } from '../../src/segment/segment-header.js';
 import { keyPath } from './fixture-keys.js';
+import { SCHEMA_TRANSACTIONS } from './vector-transactions.js';
 
 const STREAM = '00112233445566778899aabbccddeeff';
 const CREATED_AT = new Date('2026-12-03T17:00:00.000Z');
@@ -47,48 +48,19 @@ export const FIELDS_EXAMPLE: Transaction[] = [
 ];
 
 /** Schema, UPDATE with unchanged columns, TRUNCATE, a snapshot row with array-index names. */
-const FIELDS_SCHEMA: Transaction[] = [
-  {
-    xid: '900',
-    commitTime: '2026-12-03T16:59:58.000001+00:00',
-    position: '0/16B3000',
-    records: [
-      {
-        kind: 'schema',
-        table: { schema: 'app', name: 'Orders' },
-        columns: [
-          { name: 'id', type: 'bigint', notNull: true },
-          { name: 'total', type: 'numeric(40,2)', notNull: false },
-          { name: 'mood', type: 'app.mood', notNull: false },
-        ],
-        primaryKey: ['id'],
-        types: [{ schema: 'app', name: 'mood', kind: 'enum', definition: "ENUM ('ok', 'sad')" }],
-      },
-      {
-        kind: 'change',
-        table: { schema: 'app', name: 'Orders' },
-        op: 'UPDATE',
-        new: { id: '9007199254740993', mood: 'sad' },
-        old: { id: '9007199254740993' },
-        unchanged: ['total'],
-      },
-      {
-        kind: 'change',
-        table: { schema: 'app', name: 'Orders' },
-        op: 'TRUNCATE',
-        tables: [{ schema: 'app', name: 'Orders' }],
-      },
-      {
-        kind: 'change',
-        table: { schema: 'app', name: 'odd names' },
-        op: 'INSERT',
-        new: { '2': 'two', '10': null, id: '1', 'tab\there': 'a\\b "c"\nd', zoë: '' },
-        snapshot: true,
-      },
-    ],
-    continues: true,
-  },
-];
+const FIELDS_SCHEMA: Transaction[] = SCHEMA_TRANSACTIONS.map((transaction) => ({
+  ...transaction,
+  records: [
+    ...transaction.records,
+    {
+      kind: 'change',
+      table: { schema: 'app', name: 'odd names' },
+      op: 'INSERT',
+      new: { '2': 'two', '10': null, id: '1', 'tab\there': 'a\\b "c"\nd', zoë: '' },
+      snapshot: true,
+    },
+  ],
+}));
 
 /** Damaged text-fields payloads: [file, description, the example payload changed]. */
 const BAD_PAYLOADS: Array<[string, string, (text: string) => string]> = [

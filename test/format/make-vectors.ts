@@ -30,6 +30,7 @@ import {
 import { decodeHeader, encodeHeader } from '../../src/segment/segment-header.js';
 import { keyPath } from './fixture-keys.js';
 import { textFieldsVectors } from './make-text-fields-vectors.js';
+import { SCHEMA_TRANSACTIONS } from './vector-transactions.js';
 
 const VECTORS = fileURLToPath(new URL('../fixtures/vectors/', import.meta.url));
 const STREAM = '00112233445566778899aabbccddeeff';
@@ -49,42 +50,6 @@ export const EXAMPLE_TRANSACTIONS: Transaction[] = [
         new: { id: '1', actor: 'ana', details: 'null', note: null },
       },
     ],
-  },
-];
-
-const SCHEMA_TRANSACTIONS: Transaction[] = [
-  {
-    xid: '900',
-    commitTime: '2026-12-03T16:59:58.000001+00:00',
-    position: '0/16B3000',
-    records: [
-      {
-        kind: 'schema',
-        table: { schema: 'app', name: 'Orders' },
-        columns: [
-          { name: 'id', type: 'bigint', notNull: true },
-          { name: 'total', type: 'numeric(40,2)', notNull: false },
-          { name: 'mood', type: 'app.mood', notNull: false },
-        ],
-        primaryKey: ['id'],
-        types: [{ schema: 'app', name: 'mood', kind: 'enum', definition: "ENUM ('ok', 'sad')" }],
-      },
-      {
-        kind: 'change',
-        table: { schema: 'app', name: 'Orders' },
-        op: 'UPDATE',
-        new: { id: '9007199254740993', mood: 'sad' },
-        old: { id: '9007199254740993' },
-        unchanged: ['total'],
-      },
-      {
-        kind: 'change',
-        table: { schema: 'app', name: 'Orders' },
-        op: 'TRUNCATE',
-        tables: [{ schema: 'app', name: 'Orders' }],
-      },
-    ],
-    continues: true,
   },
 ];
 
