@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { expect } from 'vitest';
 import { parseTableName } from '../../../src/change/change.js';
 import { type CompareReport, compareDatabases } from '../../../src/restore/compare-databases.js';
 import type { History } from './fault-workload.js';
@@ -134,4 +135,22 @@ export function formatCheck(scenario: string, result: CheckResult): string {
     `${result.digestsMatch ? 'match' : `differ: ${result.differingTables.join(', ')}`}` +
     (result.lostRanges.length === 0 ? '' : `; lost row ids ${result.lostRanges.join(' ')}`)
   );
+}
+
+/**
+ * Assert the checker's pass: nothing lost, duplicated or unexpected; with `digests`, also equal
+ * per-table digests (a baseline that tolerates nothing else passes `digests: false`).
+ *
+ * @example
+ * ```ts
+ * expectHeld(await checkRestored({ history, sourceUrl, restoredUrl }));
+ * ```
+ */
+export function expectHeld(result: CheckResult, options: { digests?: boolean } = {}): void {
+  expect({
+    lost: result.lost,
+    duplicated: result.duplicated,
+    unexpected: result.unexpected,
+  }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 });
+  if (options.digests !== false) expect(result.differingTables).toEqual([]);
 }
