@@ -44,10 +44,8 @@ export class StorePutter {
    * hung store shows here while `failingSince` stays undefined (nothing has failed yet).
    */
   get oldestPutStartedAt(): Date | undefined {
-    let oldest: number | undefined;
-    for (const started of this.#inFlight.values()) {
-      if (oldest === undefined || started < oldest) oldest = started;
-    }
+    // A Map iterates in insertion order: the first entry is the request started first.
+    const oldest: number | undefined = this.#inFlight.values().next().value;
     return oldest === undefined ? undefined : new Date(oldest);
   }
 
