@@ -276,10 +276,7 @@ export async function drainAndCheck(
     throw new Error(`the replicator exited ${code} while draining:\n${tail(replicator.output())}`);
   });
   exitedEarly.catch(() => {});
-  const drainMs = await Promise.race([
-    rig.mode === 'notify' ? notifyDrained(replicator) : timeToCatchUp(rig, 120_000, replicator),
-    exitedEarly,
-  ]);
+  const drainMs = await Promise.race([drained(rig, replicator), exitedEarly]);
   const exitCode = await replicator.stop();
   const { url } = await rig.restoreFresh();
   const result = await checkRestored({ history, sourceUrl: rig.sourceUrl, restoredUrl: url });
