@@ -75,11 +75,21 @@ export class FieldReader {
 
   /** `-` (undefined), or a count and that many names. */
   names(what: string): string[] | undefined {
+    // NOTE: not list(): this runs for every change record, and a plain loop costs no closure.
     if (this.absent()) return undefined;
     const count = this.count(`the ${what} count`);
     const names: string[] = [];
     for (let index = 0; index < count; index++) names.push(this.next());
     return names;
+  }
+
+  /** `-` (undefined), or a count and that many items read by `read` (tables, schema types). */
+  list<T>(what: string, read: () => T): T[] | undefined {
+    if (this.absent()) return undefined;
+    const count = this.count(`the ${what} count`);
+    const items: T[] = [];
+    for (let index = 0; index < count; index++) items.push(read());
+    return items;
   }
 
   table(): TableName {

@@ -52,12 +52,23 @@ export class FieldWriter {
 
   /** `-`, or a count and that many names. */
   names(names: readonly string[] | undefined): void {
+    // NOTE: not list(): this runs for every change record, and a plain loop costs no closure.
     if (names === undefined) {
       this.symbol('-');
       return;
     }
     this.count(names.length);
     for (const name of names) this.text(name);
+  }
+
+  /** `-`, or a count and each item as `write` writes it (truncated tables, schema types). */
+  list<T>(items: readonly T[] | undefined, write: (item: T) => void): void {
+    if (items === undefined) {
+      this.symbol('-');
+      return;
+    }
+    this.count(items.length);
+    for (const item of items) write(item);
   }
 
   /** A table reference: its index, or `+`, schema and name at first use. */

@@ -5,7 +5,6 @@ import type {
   Operation,
   Row,
   SchemaRecord,
-  TableName,
   Transaction,
   TypeSchema,
 } from '../change/change.js';
@@ -81,12 +80,7 @@ function writeChange(writer: FieldWriter, record: ChangeRecord): void {
   writer.row(record.new);
   writer.row(record.old);
   writer.names(record.unchanged);
-  if (record.tables === undefined) {
-    writer.symbol('-');
-  } else {
-    writer.count(record.tables.length);
-    for (const table of record.tables) writer.table(table);
-  }
+  writer.list(record.tables, (table) => writer.table(table));
   writer.flag(record.snapshot === true);
 }
 
@@ -100,17 +94,12 @@ function writeSchema(writer: FieldWriter, record: SchemaRecord): void {
     writer.flag(column.notNull);
   }
   writer.names(record.primaryKey);
-  if (record.types === undefined) {
-    writer.symbol('-');
-    return;
-  }
-  writer.count(record.types.length);
-  for (const type of record.types) {
+  writer.list(record.types, (type) => {
     writer.text(type.schema);
     writer.text(type.name);
     writer.symbol(type.kind);
     writer.text(type.definition);
-  }
+  });
 }
 
 function readTransaction(reader: FieldReader): Transaction {
@@ -148,12 +137,8 @@ function readChange(reader: FieldReader): ChangeRecord {
   if (oldRow !== undefined) change.old = oldRow;
   const unchanged = reader.names('unchanged');
   if (unchanged !== undefined) change.unchanged = unchanged;
-  if (!reader.absent()) {
-    const count = reader.count('the table count');
-    const tables: TableName[] = [];
-    for (let index = 0; index < count; index++) tables.push(reader.table());
-    change.tables = tables;
-  }
+  const tables = reader.list('table', () => reader.table());
+  if (tables !== undefined) change.tables = tables;
   if (reader.flag('snapshot')) change.snapshot = true;
   return change;
 }
@@ -172,16 +157,16 @@ function readSchema(reader: FieldReader): SchemaRecord {
   const primaryKey: string[] = [];
   for (let index = 0; index < keyCount; index++) primaryKey.push(reader.next());
   const record: SchemaRecord = { kind: 'schema', table, columns, primaryKey };
-  if (reader.absent()) return record;
-  const typeCount = reader.count('the type count');
-  const types: TypeSchema[] = [];
-  for (let index = 0; index < typeCount; index++) {
-    const schema = reader.next();
-    const name = reader.next();
-    const kind = reader.next();
-    if (!TYPE_KINDS.has(kind)) throw new TypeError('unknown type kind');
-    types.push({ schema, name, kind: kind as TypeSchema['kind'], definition: reader.next() });
-  }
-  record.types = types;
+  const types = reader.list('type', () => readType(reader));
+  if (types !== undefined) record.types = types;
   return record;
+}
+
+function readType(reader: FieldReader): TypeSchema {
+  // schema name kind definition
+  const schema = reader.next();
+  const name = reader.next();
+  const kind = reader.next();
+  if (!TYPE_KINDS.has(kind)) throw new TypeError('unknown type kind');
+  return { schema, name, kind: kind as TypeSchema['kind'], definition: reader.next() };
 }
