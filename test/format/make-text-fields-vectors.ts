@@ -10,7 +10,7 @@ import { loadRecipient, loadSigningKey } from '../../src/keys/index.js';
 import { encodePayload, GENESIS_HASH, sealSegment } from '../../src/segment/index.js';
 import { decodeHeader } from '../../src/segment/segment-header.js';
 import { keyPath } from './fixture-keys.js';
-import { SCHEMA_TRANSACTIONS } from './vector-transactions.js';
+import { EXAMPLE_TRANSACTIONS, SCHEMA_TRANSACTIONS } from './vector-transactions.js';
 
 const STREAM = '00112233445566778899aabbccddeeff';
 const CREATED_AT = new Date('2026-12-03T17:00:00.000Z');
@@ -18,19 +18,7 @@ const IDENTITY = 'TEST-ONLY-seed-2048-pkcs1.pem';
 
 /** The two transactions of the text-fields example in docs/FORMAT.md 2.5.2. */
 export const FIELDS_EXAMPLE: Transaction[] = [
-  {
-    xid: '741',
-    commitTime: '2026-12-03T16:59:59.123456+00:00',
-    position: '0/16B3748',
-    records: [
-      {
-        kind: 'change',
-        table: { schema: 'public', name: 'nis2_audit_log' },
-        op: 'INSERT',
-        new: { id: '1', actor: 'ana', details: 'null', note: null },
-      },
-    ],
-  },
+  ...EXAMPLE_TRANSACTIONS,
   {
     xid: '742',
     commitTime: '2026-12-03T17:00:01.000001+00:00',

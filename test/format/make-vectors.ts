@@ -17,7 +17,6 @@ import { execFileSync } from 'node:child_process';
 import { sign } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Transaction } from '../../src/change/change.js';
 import { loadIdentity, loadRecipient, loadSigningKey } from '../../src/keys/index.js';
 import {
   encodeTransactions,
@@ -30,28 +29,11 @@ import {
 import { decodeHeader, encodeHeader } from '../../src/segment/segment-header.js';
 import { keyPath } from './fixture-keys.js';
 import { textFieldsVectors } from './make-text-fields-vectors.js';
-import { SCHEMA_TRANSACTIONS } from './vector-transactions.js';
+import { EXAMPLE_TRANSACTIONS, SCHEMA_TRANSACTIONS } from './vector-transactions.js';
 
 const VECTORS = fileURLToPath(new URL('../fixtures/vectors/', import.meta.url));
 const STREAM = '00112233445566778899aabbccddeeff';
 const CREATED_AT = new Date('2026-12-03T17:00:00.000Z');
-
-/** The transactions of the worked example in docs/FORMAT.md. */
-export const EXAMPLE_TRANSACTIONS: Transaction[] = [
-  {
-    xid: '741',
-    commitTime: '2026-12-03T16:59:59.123456+00:00',
-    position: '0/16B3748',
-    records: [
-      {
-        kind: 'change',
-        table: { schema: 'public', name: 'nis2_audit_log' },
-        op: 'INSERT',
-        new: { id: '1', actor: 'ana', details: 'null', note: null },
-      },
-    ],
-  },
-];
 
 function write(folder: string, name: string, bytes: Buffer | string, expect: object): void {
   mkdirSync(`${VECTORS}${folder}`, { recursive: true });

@@ -1,5 +1,22 @@
 import type { Transaction } from '../../src/change/change.js';
 
+/** The transactions of the worked example in docs/FORMAT.md. */
+export const EXAMPLE_TRANSACTIONS: Transaction[] = [
+  {
+    xid: '741',
+    commitTime: '2026-12-03T16:59:59.123456+00:00',
+    position: '0/16B3748',
+    records: [
+      {
+        kind: 'change',
+        table: { schema: 'public', name: 'nis2_audit_log' },
+        op: 'INSERT',
+        new: { id: '1', actor: 'ana', details: 'null', note: null },
+      },
+    ],
+  },
+];
+
 /** A schema record, an UPDATE with an unchanged column and a TRUNCATE, in a continued transaction. */
 export const SCHEMA_TRANSACTIONS: Transaction[] = [
   {
