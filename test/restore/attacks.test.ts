@@ -283,6 +283,32 @@ describe('verify and restore against attacks on a real store', () => {
     await expect(run).rejects.toThrow(new RegExp(keys.recipient.keyId));
   });
 
+  it('refusals made in the opening worker thread keep their class and hint, and nothing after them is applied', async () => {
+    // On two cores the worker is off by default: without this, its hand-over of errors
+    // (segment-open-worker.ts, rebuildError) would run only on larger machines.
+    const { dir, store } = await copyOfStore();
+    const bytes = await readFile(seg(dir, 3));
+    const at = Math.floor(bytes.length / 2);
+    bytes[at] = bytes[at]! ^ 0x01;
+    await writeFile(seg(dir, 3), bytes);
+    const flipped = await restoreInto(store, { openInWorker: true });
+    const error = await flipped.run.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AuthenticationError);
+    expect((error as Error).message).toContain(segmentName(STREAM, 3));
+    expect(await flipped.rows()).toEqual([1, 2]);
+
+    const other = makeTestKeys();
+    const wrongKey = await restoreInto((await copyOfStore()).store, {
+      openInWorker: true,
+      identities: [other.identity],
+    });
+    const refused = await wrongKey.run.catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(UsageError);
+    expect((refused as UsageError).message).toContain(keys.recipient.keyId);
+    expect((refused as UsageError).hint).toMatch(/^pass --identity /);
+    expect(await wrongKey.rows()).toEqual([]);
+  });
+
   it('verify key that does not match: refused at the first segment', async () => {
     const { store } = await copyOfStore();
     const stranger = generateSigningKey();
