@@ -427,6 +427,6 @@ export class ChangeApplier {
 /** The number of columns a row has, without an array of its keys (this runs for every row). */
 function countColumns(row: Row): number {
   let count = 0;
-  for (const column in row) if (column !== undefined) count++;
+  for (const _column in row) count++;
   return count;
 }
