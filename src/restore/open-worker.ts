@@ -2,7 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import { ReplicatorError } from '../errors.js';
 import { packTransactions } from './packed-transactions.js';
 import type { OpenRequest, OpenResponse, WorkerRequest } from './segment-open-worker.js';
-import { type OpenContext, openFetched } from './segment-opener.js';
+import { asBuffer, type OpenContext, openFetched } from './segment-opener.js';
 
 /**
  * Entry of the worker thread that opens segments for restore (see segment-open-worker.ts):
@@ -24,8 +24,8 @@ function answer(request: OpenRequest): OpenResponse {
     if (context === undefined) throw new Error('open segment: the worker was not given its keys');
     const opened = openFetched(context, {
       name: request.name,
-      buffer: asBuffer(request.bytes)!,
-      checkpoint: asBuffer(request.checkpoint),
+      buffer: asBuffer(request.bytes),
+      checkpoint: request.checkpoint === undefined ? undefined : asBuffer(request.checkpoint),
     });
     const { transactions, ...facts } = opened;
     return { id: request.id, facts, packed: packTransactions(transactions) };
@@ -35,9 +35,4 @@ function answer(request: OpenRequest): OpenResponse {
     const hint = failure instanceof ReplicatorError ? failure.hint : undefined;
     return { id: request.id, error: { name: failure.name, message: failure.message, hint } };
   }
-}
-
-function asBuffer(bytes: Uint8Array | undefined): Buffer | undefined {
-  if (bytes === undefined) return undefined;
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -4,7 +4,12 @@ import { Worker } from 'node:worker_threads';
 import { AuthenticationError, IntegrityError, UsageError } from '../errors.js';
 import type { SegmentHeader } from '../segment/index.js';
 import { type PackedTransactions, unpackTransactions } from './packed-transactions.js';
-import type { FetchedSegment, OpenContext, OpenedSegment } from './segment-opener.js';
+import {
+  asBuffer,
+  type FetchedSegment,
+  type OpenContext,
+  type OpenedSegment,
+} from './segment-opener.js';
 
 /** Messages to the worker. */
 export type WorkerRequest = { type: 'init'; context: OpenContext } | OpenRequest;
@@ -179,10 +184,6 @@ function hydrateFacts(facts: PackedSegment['facts']): PackedSegment['facts'] {
     })),
   };
   return { ...facts, hash: asBuffer(facts.hash), header };
-}
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** The worker's error as the class the restore (and its callers) branch on. */

@@ -108,3 +108,16 @@ function checkOwnCheckpoint(context: OpenContext, fetched: FetchedSegment, hash:
     );
   }
 }
+
+/**
+ * A Buffer over the same bytes, without a copy: stores and the worker's messages hand over
+ * plain Uint8Arrays, the segment functions take Buffers.
+ *
+ * @example
+ * ```ts
+ * const buffer = asBuffer(await store.get(name));
+ * ```
+ */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

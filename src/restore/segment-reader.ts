@@ -5,7 +5,12 @@ import { checkpointName, parseObjectName, segmentName } from '../segment/index.j
 import type { ObjectStore } from '../store/store.js';
 import { prefetch } from './prefetch.js';
 import { SegmentOpenWorker, unpackSegment } from './segment-open-worker.js';
-import { type FetchedSegment, type OpenedSegment, openFetched } from './segment-opener.js';
+import {
+  asBuffer,
+  type FetchedSegment,
+  type OpenedSegment,
+  openFetched,
+} from './segment-opener.js';
 
 /** Segments fetched ahead of the one being applied. */
 export const DEFAULT_PREFETCH_SEGMENTS = 4;
@@ -184,10 +189,7 @@ async function fetchObjects(options: ReadStreamOptions, name: string): Promise<F
   const checkpoint = await options.store.get(checkpointName(options.streamId, parsed.sequence));
   return {
     name,
-    buffer: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-    checkpoint:
-      checkpoint === undefined
-        ? undefined
-        : Buffer.from(checkpoint.buffer, checkpoint.byteOffset, checkpoint.byteLength),
+    buffer: asBuffer(bytes),
+    checkpoint: checkpoint === undefined ? undefined : asBuffer(checkpoint),
   };
 }
