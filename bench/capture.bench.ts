@@ -69,7 +69,10 @@ async function writeRates(server: TestPostgres, report: BenchReport): Promise<vo
   for (const mode of modes) {
     const url = await server.createDatabase(`write_${mode}`);
     await server.query(DDL, [], `write_${mode}`);
-    if (mode !== 'none') await installCapture({ mode, databaseUrl: url, tables: [TABLE] });
+    // Logical mode's install creates a slot: one name per database (a name is server-wide).
+    if (mode !== 'none') {
+      await installCapture({ mode, databaseUrl: url, tables: [TABLE], slotName: 'bench_write' });
+    }
   }
   for (let round = 0; round < WRITE_ROUNDS; round++) {
     for (const mode of modes) {
@@ -168,9 +171,9 @@ async function backlogDrain(
 ): Promise<void> {
   const url = await server.createDatabase('backlog');
   await server.query(DDL, [], 'backlog');
-  await installCapture({ mode: 'logical', databaseUrl: url, tables: [TABLE] });
-  const storeDir = join(work, 'store');
   const slot = 'bench_backlog';
+  await installCapture({ mode: 'logical', databaseUrl: url, tables: [TABLE], slotName: slot });
+  const storeDir = join(work, 'store');
   const stateDir = join(work, 'state');
   const args = [
     ...['--database-url', url, '--mode', 'logical', '--slot', slot, '--no-snapshot'],
@@ -259,7 +262,8 @@ async function backlogDrain(
 async function latency(server: TestPostgres, work: string, report: BenchReport): Promise<void> {
   const url = await server.createDatabase('latency');
   await server.query(DDL, [], 'latency');
-  await installCapture({ mode: 'logical', databaseUrl: url, tables: [TABLE] });
+  const slotName = 'bench_latency';
+  await installCapture({ mode: 'logical', databaseUrl: url, tables: [TABLE], slotName });
   const metrics = new ReplicatorMetrics();
   const samples: number[] = [];
   const observe = metrics.commitToStoredSeconds.observe.bind(metrics.commitToStoredSeconds);
@@ -272,6 +276,7 @@ async function latency(server: TestPostgres, work: string, report: BenchReport):
       mode: 'logical',
       databaseUrl: url,
       tables: [TABLE],
+      slotName,
       snapshot: false,
     }),
     store: new FileStore(join(work, 'store-latency')),
@@ -376,7 +381,12 @@ async function lagUnderLoad(
   const seconds = Number(process.env.BENCH_LAG_SECONDS ?? 20);
   const url = await server.createDatabase('lag');
   await server.query(DDL, [], 'lag');
-  await installCapture({ mode: 'logical', databaseUrl: url, tables: [TABLE] });
+  await installCapture({
+    mode: 'logical',
+    databaseUrl: url,
+    tables: [TABLE],
+    slotName: 'bench_lag',
+  });
   const replicator = new Replicator({
     source: createCaptureSource({
       mode: 'logical',
