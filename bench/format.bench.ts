@@ -22,13 +22,14 @@ import {
   sealSegment,
 } from '../src/segment/index.js';
 import type { BenchReport } from './report.js';
+import { sized } from './smoke.js';
 
 /** Rows per v2 segment, as the benchmark prescribes. */
 const ROWS_PER_SEGMENT = 1000;
 /** Rounds each loop runs, taking turns; the fastest round counts. */
-const ROUNDS = 7;
+const ROUNDS = sized(7, 1);
 /** Length of one round of one loop, in milliseconds. */
-const ROUND_MS = 400;
+const ROUND_MS = sized(400, 40);
 
 const KEYS = fileURLToPath(new URL('../test/fixtures/keys/', import.meta.url));
 

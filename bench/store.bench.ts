@@ -10,17 +10,18 @@ import type { ObjectStore } from '../src/store/store.js';
 import { startVault } from '../src/vault/start-vault.js';
 import { radosgwInstalled, startRadosgw } from '../test/support/radosgw.js';
 import type { BenchReport } from './report.js';
+import { sized } from './smoke.js';
 
 const GROUP = 'store';
 /** Segment size for the throughput rows: a typical sealed segment. */
 const SEGMENT_BYTES = 1024 * 1024;
-const SEGMENTS = 48;
+const SEGMENTS = sized(48, 4);
 /** Uploads in flight at once, as a replicator pipeline or a fleet of seed clients would send. */
 const CONCURRENCY = 8;
-const ENVELOPES = 1500;
+const ENVELOPES = sized(1500, 200);
 const BULK_SIZE = 100;
 const SMALL_SEGMENT_BYTES = 16 * 1024;
-const SMALL_SEGMENTS = 600;
+const SMALL_SEGMENTS = sized(600, 20);
 const WRITE_TOKEN = 'bench-only-write-token-0123456789abcdef';
 const READ_TOKEN = 'bench-only-read-token-0123456789abcdef';
 
