@@ -12,14 +12,20 @@ import type { Logger } from '../../log/logger.js';
 import { reconnectDelayMs, sleep } from '../backoff.js';
 import type { CaptureMode, CaptureSource, CaptureStatus } from '../capture-source.js';
 import { readSchemaRecord } from '../catalog.js';
-import { readSnapshot } from '../snapshot-reader.js';
 import { connectText, describeError } from '../text-client.js';
 import { TransactionQueue } from '../transaction-queue.js';
 import { dispatchDirectly } from './direct-dispatch.js';
 import { relationShape, relationTable, toChangeRecord } from './logical-records.js';
 import { createSlot, lostSlotError, readSlot } from './logical-slot.js';
 import type { PgoutputMessage } from './pgoutput-decoder.js';
+import {
+  destroySocket,
+  ReceiveWatch,
+  walSenderTimeoutMs,
+  withDeadline,
+} from './receive-deadline.js';
 import { slotHolder, waitForSlotFree } from './slot-owner.js';
+import { importSnapshot } from './snapshot-import.js';
 import { prepareSnapshotRedo, type SnapshotRedo, snapshotUnfinished } from './snapshot-redo.js';
 import { TextPgoutputPlugin, type UndecodableMessage } from './text-pgoutput-plugin.js';
 
@@ -173,11 +179,26 @@ export class LogicalCaptureSource implements CaptureSource {
         'replication slot created',
       );
       if (created.snapshotName !== null) {
-        this.snapshotRead = await this.importSnapshot(created.snapshotName, tables, {
+        const numbering = {
           base: redo?.base ?? 0n,
           truncate: redo !== undefined,
           consistentPoint: created.consistentPoint,
-        });
+        };
+        this.snapshotRead = await importSnapshot(
+          this.options.databaseUrl,
+          created.snapshotName,
+          tables,
+          numbering,
+          {
+            push: (transaction) => this.queue.push(transaction),
+            takeSchemas: () => this.takeSchemas(),
+            emitted: (position) => {
+              this.snapshotUnacknowledged = position;
+            },
+            aborted: () => this.abort.signal.aborted,
+            logger,
+          },
+        );
       }
       await created.connection.end().catch(() => {});
     }
@@ -229,64 +250,6 @@ export class LogicalCaptureSource implements CaptureSource {
     return rows;
   }
 
-  /** Import the slot's snapshot now (the exporting connection closes next); read it later. */
-  private async importSnapshot(
-    snapshotName: string,
-    tables: TableName[],
-    numbering: { base: bigint; truncate: boolean; consistentPoint: bigint },
-  ): Promise<() => Promise<void>> {
-    const reader = await connectText(this.options.databaseUrl, 'crypto-replicator snapshot');
-    reader.on('error', () => {});
-    await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    await reader.query(`SET TRANSACTION SNAPSHOT '${snapshotName.replaceAll("'", "''")}'`);
-    return async () => {
-      // Snapshot transactions take positions base+1, base+2, … (decimal): all below the slot's
-      // consistent point, so they order before every streamed commit.
-      let next = numbering.base;
-      const position = () => {
-        next++;
-        if (next >= numbering.consistentPoint) {
-          throw new DatabaseError(
-            'read initial snapshot: more chunks than positions below the slot',
-          );
-        }
-        this.snapshotUnacknowledged = next;
-        return next.toString();
-      };
-      let rows = 0;
-      try {
-        // A snapshot taken again first empties the tables a cut-short one may have filled.
-        if (numbering.truncate && tables.length > 0) {
-          await this.queue.push({
-            xid: 'snapshot',
-            commitTime: new Date().toISOString(),
-            position: position(),
-            records: [
-              ...this.takeSchemas(),
-              { kind: 'change', table: tables[0]!, op: 'TRUNCATE', tables },
-            ],
-          });
-        }
-        for await (const records of readSnapshot(reader, tables)) {
-          if (this.abort.signal.aborted) return;
-          rows += records.length;
-          await this.queue.push({
-            xid: 'snapshot',
-            commitTime: new Date().toISOString(),
-            position: position(),
-            records: [...this.takeSchemas(), ...records],
-          });
-        }
-        this.options.logger.info(
-          { rows, transactions: Number(next - numbering.base) },
-          'initial snapshot read',
-        );
-      } finally {
-        await reader.end().catch(() => {});
-      }
-    };
-  }
-
   private takeSchemas(): SchemaRecord[] {
     return this.pendingSchemas.splice(0);
   }
@@ -329,6 +292,16 @@ export class LogicalCaptureSource implements CaptureSource {
     service.on('error', (error: Error) => {
       failure ??= error;
     });
+    // A silent link (no FIN, no RST) is noticed by a receive deadline.
+    let timedOut: Error | undefined;
+    const watch = new ReceiveWatch(
+      this.receiveDeadlineMs,
+      () => void this.sendConfirmed(true),
+      (error) => {
+        timedOut = error;
+        destroySocket(service);
+      },
+    );
     // NOTE: ending the library's client while it is still connecting leaks that connection
     // (the library drops its listeners), so a stop() that lands then waits for 'start'.
     let started = false;
@@ -343,43 +316,20 @@ export class LogicalCaptureSource implements CaptureSource {
         return;
       }
       onStarted();
+      watch.start();
       this.state.connected = true;
       this.state.problem = undefined;
       this.options.logger.info({ slot: this.options.slotName }, 'replication stream started');
       void this.sendConfirmed();
     });
-    // A silent link (no FIN, no RST) is noticed by a receive deadline: the server answers a
-    // ping at once, so silence beyond the deadline means the connection is dead.
-    let received = Date.now();
-    let timedOut: Error | undefined;
     dispatchDirectly(service, (_lsn, message) => {
-      received = Date.now();
+      watch.touch();
       return this.onMessage(message as PgoutputMessage | UndecodableMessage);
     });
     service.on('heartbeat', (lsn: string, _time: number, shouldRespond: boolean) => {
-      received = Date.now();
+      watch.touch();
       this.onKeepalive(lsn, shouldRespond);
     });
-    const deadline = this.receiveDeadlineMs;
-    const watchdog =
-      deadline > 0
-        ? setInterval(
-            () => {
-              if (!started) return;
-              const silent = Date.now() - received;
-              if (silent > deadline) {
-                timedOut ??= new Error(
-                  `no message from the server for ${Math.round(silent / 1000)} s: connection presumed dead`,
-                );
-                destroySocket(service);
-              } else if (silent > deadline / 4) {
-                void this.sendConfirmed(true);
-              }
-            },
-            Math.max(250, Math.floor(deadline / 4)),
-          )
-        : undefined;
-    watchdog?.unref();
     try {
       await service.subscribe(
         new TextPgoutputPlugin(this.options.publicationName),
@@ -389,7 +339,7 @@ export class LogicalCaptureSource implements CaptureSource {
       throw timedOut ?? error;
     } finally {
       this.abort.signal.removeEventListener('abort', onAbort);
-      if (watchdog !== undefined) clearInterval(watchdog);
+      watch.stop();
       await service.destroy().catch(() => {});
       this.service = undefined;
     }
@@ -557,41 +507,5 @@ export class LogicalCaptureSource implements CaptureSource {
     });
     this.control = client;
     return client;
-  }
-}
-
-/** The receive deadline from the server's wal_sender_timeout, in milliseconds (0: none). */
-async function walSenderTimeoutMs(control: pg.Client): Promise<number> {
-  const { rows } = await control.query<{ ms: string }>(
-    "SELECT setting AS ms FROM pg_settings WHERE name = 'wal_sender_timeout'",
-  );
-  const ms = Number(rows[0]?.ms ?? 0);
-  // NOTE: half the timeout (one keepalive interval): the server answers our pings at once, and
-  // the deadline must fire before the server's own timeout closes the connection.
-  return Number.isFinite(ms) && ms > 0 ? Math.floor(ms / 2) : 0;
-}
-
-/** Cut a client's socket (a silent link never ends by itself); its query fails at once. */
-function destroySocket(owner: unknown): void {
-  const holder = owner as {
-    _client?: { connection?: { stream?: { destroy(): void } } };
-    connection?: { stream?: { destroy(): void } };
-  };
-  (holder._client?.connection ?? holder.connection)?.stream?.destroy();
-}
-
-/** `promise`, or a rejection after `ms` (calling `onTimeout` first). */
-async function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      onTimeout();
-      reject(new Error(`no answer within ${ms} ms`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
   }
 }
