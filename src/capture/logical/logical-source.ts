@@ -12,29 +12,21 @@ import type { Logger } from '../../log/logger.js';
 import { reconnectDelayMs, sleep } from '../backoff.js';
 import type { CaptureMode, CaptureSource, CaptureStatus } from '../capture-source.js';
 import { readSchemaRecord } from '../catalog.js';
-import { connectText, describeError } from '../text-client.js';
+import { connectText } from '../text-client.js';
 import { TransactionQueue } from '../transaction-queue.js';
 import { dispatchDirectly } from './direct-dispatch.js';
 import { relationShape, relationTable, toChangeRecord } from './logical-records.js';
 import { createSlot, lostSlotError, readSlot } from './logical-slot.js';
 import type { PgoutputMessage } from './pgoutput-decoder.js';
-import {
-  destroySocket,
-  ReceiveWatch,
-  walSenderTimeoutMs,
-  withDeadline,
-} from './receive-deadline.js';
-import { slotHolder, waitForSlotFree } from './slot-owner.js';
+import { destroySocket, ReceiveWatch, walSenderTimeoutMs } from './receive-deadline.js';
+import { SLOT_STATUS_INTERVAL_MS, SlotHealth } from './slot-health.js';
+import { waitForSlotFree } from './slot-owner.js';
 import { importSnapshot } from './snapshot-import.js';
 import { prepareSnapshotRedo, type SnapshotRedo, snapshotUnfinished } from './snapshot-redo.js';
 import { TextPgoutputPlugin, type UndecodableMessage } from './text-pgoutput-plugin.js';
 
-/** How often the slot's lag is read and a status update is sent to the server. */
-export const SLOT_STATUS_INTERVAL_MS = 5_000;
 /** Give up on a connection attempt after this long (and retry with backoff). */
 const CONNECT_TIMEOUT_MS = 10_000;
-/** Lag above which a warning is logged (bytes of WAL the slot holds back). */
-export const SLOT_LAG_WARN_BYTES = 1024 ** 3;
 
 export interface LogicalSourceOptions {
   databaseUrl: string;
@@ -81,14 +73,25 @@ export class LogicalCaptureSource implements CaptureSource {
   private lastEmitted = 0n;
   /** The flush position we report to the server (first byte not yet needed). */
   private confirmed = 0n;
-  private slotSeen = false;
+  private readonly health: SlotHealth;
   private readonly state: CaptureStatus = { connected: false };
   /** No message for this long means the link is dead (half the server's wal_sender_timeout). */
   private receiveDeadlineMs = 0;
   /** Last snapshot position emitted and not yet acknowledged (the slot must not move then). */
   private snapshotUnacknowledged: bigint | undefined;
 
-  constructor(private readonly options: LogicalSourceOptions) {}
+  constructor(private readonly options: LogicalSourceOptions) {
+    this.health = new SlotHealth({
+      slotName: options.slotName,
+      logger: options.logger,
+      control: () => this.ensureControl(),
+      state: this.state,
+      onLost: (error) => {
+        this.abort.abort();
+        this.queue.fail(error);
+      },
+    });
+  }
 
   async start(): Promise<void> {
     try {
@@ -202,7 +205,7 @@ export class LogicalCaptureSource implements CaptureSource {
       }
       await created.connection.end().catch(() => {});
     }
-    this.slotSeen = true;
+    this.health.seen();
 
     // Snapshot first (if any), then the stream, in the background; the queue carries both.
     this.loop = this.run().catch((error) => this.queue.fail(error));
@@ -267,8 +270,8 @@ export class LogicalCaptureSource implements CaptureSource {
       } catch (error) {
         if (this.abort.signal.aborted) return;
         this.state.connected = false;
-        this.state.problem = await this.describeStreamFailure(error);
-        await this.failIfSlotLost();
+        this.state.problem = await this.health.describeFailure(error);
+        await this.health.failIfLost();
         this.options.logger.warn({ attempt, problem: this.state.problem }, 'capture reconnecting');
         this.open = undefined;
         await sleep(reconnectDelayMs(attempt++), this.abort.signal);
@@ -439,61 +442,10 @@ export class LogicalCaptureSource implements CaptureSource {
     await this.service.acknowledge(formatLsn(this.confirmed - 1n), ping).catch(() => {});
   }
 
+  /** The slot's lag and existence, then a status update to the server. */
   private async checkSlot(): Promise<void> {
-    try {
-      const control = await this.ensureControl();
-      const slot = await readSlot(control, this.options.slotName);
-      if (slot === undefined || slot.walStatus === 'lost') {
-        await this.failIfSlotLost();
-        return;
-      }
-      this.state.backlog = slot.lagBytes;
-      if (slot.lagBytes > SLOT_LAG_WARN_BYTES) {
-        this.options.logger.warn(
-          { slot: this.options.slotName, lagBytes: slot.lagBytes },
-          'replication slot lag is growing',
-        );
-      }
-      await this.sendConfirmed();
-    } catch (error) {
-      this.state.problem ??= `slot status: ${describeError(error)}`;
-    }
-  }
-
-  /** What status().problem says: a slot held by another process is named as such. */
-  private async describeStreamFailure(error: unknown): Promise<string> {
-    if ((error as { code?: string }).code === '55006') {
-      const pid = await this.ensureControl()
-        .then((control) => slotHolder(control, this.options.slotName))
-        .catch(() => undefined);
-      return `replication slot "${this.options.slotName}" is held by another process${pid === undefined ? '' : ` (pid ${pid})`}`;
-    }
-    return `replication stream: ${describeError(error)}`;
-  }
-
-  private async failIfSlotLost(): Promise<void> {
-    let slot: Awaited<ReturnType<typeof readSlot>>;
-    try {
-      const control = await this.ensureControl();
-      slot = await withDeadline(readSlot(control, this.options.slotName), CONNECT_TIMEOUT_MS, () =>
-        destroySocket(control),
-      );
-    } catch {
-      return; // the server is unreachable: that is a reconnect, not a lost slot
-    }
-    if (!this.slotSeen) return;
-    if (slot === undefined || slot.walStatus === 'lost') {
-      const what =
-        slot === undefined
-          ? 'the slot was dropped while in use'
-          : 'the slot was invalidated (wal_status lost)';
-      const error = lostSlotError(this.options.slotName, what);
-      this.options.logger.error({ slot: this.options.slotName }, error.message);
-      this.state.problem = error.message;
-      this.abort.abort();
-      this.queue.fail(error);
-      throw error;
-    }
+    await this.health.check();
+    await this.sendConfirmed();
   }
 
   private async ensureControl(): Promise<pg.Client> {
