@@ -16,13 +16,13 @@ import { connectText } from '../text-client.js';
 import { TransactionQueue } from '../transaction-queue.js';
 import { dispatchDirectly } from './direct-dispatch.js';
 import { relationShape, relationTable, toChangeRecord } from './logical-records.js';
-import { createSlot, lostSlotError, readSlot } from './logical-slot.js';
+import { createSlot } from './logical-slot.js';
 import type { PgoutputMessage } from './pgoutput-decoder.js';
 import { destroySocket, ReceiveWatch, walSenderTimeoutMs } from './receive-deadline.js';
 import { SLOT_STATUS_INTERVAL_MS, SlotHealth } from './slot-health.js';
 import { waitForSlotFree } from './slot-owner.js';
+import { planSlotStart } from './slot-start.js';
 import { importSnapshot } from './snapshot-import.js';
-import { prepareSnapshotRedo, type SnapshotRedo, snapshotUnfinished } from './snapshot-redo.js';
 import { TextPgoutputPlugin, type UndecodableMessage } from './text-pgoutput-plugin.js';
 
 /** Give up on a connection attempt after this long (and retry with backoff). */
@@ -130,45 +130,7 @@ export class LogicalCaptureSource implements CaptureSource {
       this.startSchemas.set(JSON.stringify(table), record);
     }
 
-    // An existing slot is resumed; a missing one is created (with its snapshot) only when no
-    // earlier position says this stream already had one.
-    let slot = await readSlot(control, slotName);
-    if (slot?.walStatus === 'lost')
-      throw lostSlotError(slotName, 'the slot was invalidated (wal_status lost)');
-    const unfinished = snapshotUnfinished(this.options);
-    if (slot === undefined && this.options.resumePosition !== undefined && !unfinished) {
-      throw lostSlotError(
-        slotName,
-        `the slot is missing although the stream stored position ${this.options.resumePosition}`,
-      );
-    }
-
-    // A snapshot goes in after a TRUNCATE and above every position that may be stored; one that
-    // was never stored whole is taken again in a new slot (docs/CAPTURE.md, "A snapshot cut
-    // short").
-    let redo: SnapshotRedo | undefined;
-    if (slot !== undefined && unfinished) {
-      redo = await prepareSnapshotRedo(control, slotName, tables, this.options.resumePosition, {
-        drop: true,
-      });
-      // A new stream on the slot `install` made: nothing was stored from it, nothing is lost.
-      if (this.options.resumePosition === undefined) {
-        logger.info(
-          { slot: slotName, floor: redo.floor },
-          'new stream: replication slot made again to export the initial snapshot',
-        );
-      } else {
-        logger.warn(
-          { slot: slotName, resumePosition: this.options.resumePosition, floor: redo.floor },
-          'initial snapshot was not stored: slot dropped, snapshot taken again',
-        );
-      }
-      slot = undefined;
-    } else if (slot === undefined && this.options.snapshot) {
-      redo = await prepareSnapshotRedo(control, slotName, tables, this.options.resumePosition, {
-        drop: false,
-      });
-    }
+    const { slot, redo } = await planSlotStart(control, this.options, tables, logger);
     if (slot !== undefined) {
       // Another process on this slot would split the stream: refuse after a short grace.
       await waitForSlotFree(control, slotName);
