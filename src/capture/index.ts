@@ -2,12 +2,14 @@ import type { TableName } from '../change/change.js';
 import { UsageError } from '../errors.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import type { CaptureMode, CaptureSource } from './capture-source.js';
+import type { LivenessOptions } from './liveness.js';
 import { REPLICATION_NAME_PATTERN } from './logical/logical-slot.js';
 import { LogicalCaptureSource } from './logical/logical-source.js';
 import { NotifyCaptureSource } from './notify/notify-source.js';
 import { OutboxCaptureSource } from './outbox/outbox-source.js';
 
 export type { CaptureMode, CaptureSource, CaptureStatus } from './capture-source.js';
+export type { LivenessOptions } from './liveness.js';
 export type { InstallOptions, InstallReport } from './install.js';
 export { captureSql, installCapture, uninstallCapture } from './install.js';
 
@@ -41,6 +43,11 @@ export interface CaptureOptions {
    * slot is then an error (changes were lost) instead of a reason to create a new one.
    */
   resumePosition?: string;
+  /**
+   * notify: when its quiet LISTEN connection is probed (`SELECT 1`) and how long it has to
+   * answer before it is presumed dead and made again (default 15 s and 10 s).
+   */
+  liveness?: LivenessOptions;
   logger?: Logger;
 }
 
@@ -76,6 +83,7 @@ const SOURCES: Record<CaptureMode, (options: CaptureOptions, logger: Logger) => 
       snapshot: options.snapshot ?? true,
       spoolDir: options.spoolDir,
       spoolMaxBytes: options.spoolMaxBytes ?? DEFAULT_SPOOL_MAX_BYTES,
+      liveness: options.liveness,
       logger,
     });
   },

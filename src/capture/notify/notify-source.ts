@@ -14,6 +14,7 @@ import { reconnectDelayMs, sleep } from '../backoff.js';
 import type { CaptureMode, CaptureSource, CaptureStatus } from '../capture-source.js';
 import { readSchemaRecord } from '../catalog.js';
 import { CAPTURE_SCHEMA, ROW_TRIGGER } from '../install-sql.js';
+import { DEFAULT_LIVENESS, type LivenessOptions, watchLiveness } from '../liveness.js';
 import {
   hstoreSchema,
   type OutboxRow,
@@ -44,6 +45,8 @@ export interface NotifySourceOptions {
   spoolDir: string;
   spoolMaxBytes: number;
   logger: Logger;
+  /** When the quiet LISTEN connection is probed, and how long it has to answer. */
+  liveness?: LivenessOptions;
 }
 
 /**
@@ -343,7 +346,12 @@ export class NotifyCaptureSource implements CaptureSource {
 
   private async connect(): Promise<pg.Client> {
     const client = await connectText(this.options.databaseUrl, 'crypto-replicator notify');
+    // A link that drops packets silently would leave LISTEN deaf until TCP gives up.
+    const stopWatch = watchLiveness(client, this.options.liveness ?? DEFAULT_LIVENESS, (error) => {
+      this.options.logger.warn({ problem: error.message }, 'listen connection unresponsive');
+    });
     const lost = () => {
+      stopWatch();
       if (this.client !== client) return;
       this.client = undefined;
       this.state.connected = false;
@@ -360,6 +368,7 @@ export class NotifyCaptureSource implements CaptureSource {
       try {
         await this.listen(client);
       } catch (error) {
+        stopWatch();
         await client.end().catch(() => {});
         throw error;
       }
