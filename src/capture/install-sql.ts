@@ -1,6 +1,7 @@
 import { qualifiedName, type TableName } from '../change/change.js';
 import type { CaptureMode } from './capture-source.js';
 import { quoteLiteral } from './catalog.js';
+import { chunkFunctionSql } from './outbox/outbox-chunks.js';
 
 /** Our own schema: outbox table, drain positions, state, trigger functions. */
 export const CAPTURE_SCHEMA = 'crypto_replicator';
@@ -66,33 +67,33 @@ END $$`,
   changed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
   position bigint
 )`,
+    // Chunk rows (one per statement chunk, see outbox-chunks.ts); added to an older outbox,
+    // whose single-row entries the drain still reads.
+    `ALTER TABLE ${S}.outbox ADD COLUMN IF NOT EXISTS new_rows ${hstore}.hstore[]`,
+    `ALTER TABLE ${S}.outbox ADD COLUMN IF NOT EXISTS old_rows ${hstore}.hstore[]`,
     `CREATE INDEX IF NOT EXISTS outbox_position ON ${S}.outbox (position, id)
   WHERE position IS NOT NULL`,
     `CREATE SEQUENCE IF NOT EXISTS ${S}.drain_position`,
     `CREATE TABLE IF NOT EXISTS ${S}.state (name text PRIMARY KEY, value text NOT NULL)`,
-    // NOTE: INSERT and DELETE are captured per statement from transition tables (one INSERT …
-    // SELECT for all rows, far cheaper than a PL/pgSQL call per row); UPDATE needs old and new
-    // paired, so it stays a row trigger. The statement functions send the wake-up themselves
-    // (a separate wake trigger per statement cost about a fifth of the outbox's write overhead),
-    // and only when the statement changed a row.
-    `CREATE OR REPLACE FUNCTION ${S}.capture_insert() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-  INSERT INTO ${S}.outbox (table_schema, table_name, op, new_row)
-  SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'I', ${hstore}.hstore(n.*) FROM crypto_replicator_new n;
-  IF FOUND THEN
-    ${WAKE_SQL}
-  END IF;
-  RETURN NULL;
-END $fn$`,
-    `CREATE OR REPLACE FUNCTION ${S}.capture_delete() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-  INSERT INTO ${S}.outbox (table_schema, table_name, op, old_row)
-  SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'D', ${hstore}.hstore(o.*) FROM crypto_replicator_old o;
-  IF FOUND THEN
-    ${WAKE_SQL}
-  END IF;
-  RETURN NULL;
-END $fn$`,
+    // NOTE: INSERT and DELETE are captured per statement from transition tables, as chunk rows
+    // holding many changed rows each (one outbox row per changed row cost about as much WAL as
+    // the change itself); UPDATE needs old and new paired, so it stays a row trigger. The
+    // statement functions send the wake-up themselves (a separate wake trigger per statement
+    // cost about a fifth of the outbox's write overhead), and only when a row changed.
+    chunkFunctionSql({
+      schema: S,
+      hstore,
+      kind: 'insert',
+      transitionTable: 'crypto_replicator_new',
+      onChanged: WAKE_SQL,
+    }),
+    chunkFunctionSql({
+      schema: S,
+      hstore,
+      kind: 'delete',
+      transitionTable: 'crypto_replicator_old',
+      onChanged: WAKE_SQL,
+    }),
     `CREATE OR REPLACE FUNCTION ${S}.capture_row() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
   INSERT INTO ${S}.outbox (table_schema, table_name, op, new_row, old_row)

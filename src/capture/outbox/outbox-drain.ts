@@ -1,9 +1,13 @@
 import type pg from 'pg';
 import { CAPTURE_SCHEMA } from '../install-sql.js';
+import { OUTBOX_CHANGES } from './outbox-rows.js';
 
 const S = CAPTURE_SCHEMA;
 
-/** Most outbox rows stamped by one drain round (whole transactions; at least one). */
+/**
+ * Most changes stamped by one drain round (whole transactions; at least one). A chunk row
+ * counts as the number of rows it carries.
+ */
 export const DRAIN_BATCH_ROWS = 10_000;
 
 /**
@@ -26,7 +30,7 @@ export async function stampPending(client: pg.Client, maxRows = DRAIN_BATCH_ROWS
     // Committed, unstamped transactions in order, up to the row budget.
     const pending = await client.query<{ xid: string }>(
       `WITH pending AS (
-         SELECT xid, max(id) AS last_id, count(*) AS n FROM ${S}.outbox
+         SELECT xid, max(id) AS last_id, sum(${OUTBOX_CHANGES}) AS n FROM ${S}.outbox
           WHERE position IS NULL GROUP BY xid),
        ranked AS (
          SELECT xid, last_id, row_number() OVER (ORDER BY last_id) AS rank,

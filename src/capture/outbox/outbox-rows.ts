@@ -16,19 +16,68 @@ export interface OutboxRow {
 }
 
 /**
- * The columns a drain selects, hstore rows as JSON objects of text values.
+ * The columns a drain selects, hstore rows as JSON objects of text values. `rows` names the
+ * expressions that hold one change's new and old row (the outbox's single-row columns unless
+ * a query expands chunk rows, see outboxChangesSql).
  *
  * @example
  * ```ts
  * await client.query(`SELECT ${outboxColumns('crypto_replicator')} FROM crypto_replicator.outbox`);
  * ```
  */
-export function outboxColumns(hstoreSchema: string): string {
+export function outboxColumns(
+  hstoreSchema: string,
+  rows = { table: '', op: 'op::text', new: 'new_row', old: 'old_row' },
+): string {
   const toJson = `"${hstoreSchema.replaceAll('"', '""')}".hstore_to_json`;
-  return `id::text, xid::text, table_schema, table_name, op::text,
-  ${toJson}(new_row)::text AS new_row, ${toJson}(old_row)::text AS old_row,
-  to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS changed_at,
-  position::text`;
+  const t = rows.table;
+  return `${t}id::text AS id, ${t}xid::text AS xid, ${t}table_schema, ${t}table_name,
+  ${rows.op} AS op,
+  ${toJson}(${rows.new})::text AS new_row, ${toJson}(${rows.old})::text AS old_row,
+  to_char(${t}changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS changed_at,
+  ${t}position::text AS position`;
+}
+
+/**
+ * The number of changes an outbox row carries: a chunk row's array length, else one.
+ *
+ * @example
+ * ```ts
+ * await client.query(`SELECT sum(${OUTBOX_CHANGES}) FROM crypto_replicator.outbox`);
+ * ```
+ */
+export const OUTBOX_CHANGES = 'coalesce(cardinality(new_rows), cardinality(old_rows), 1)';
+
+/**
+ * A query of stamped changes after `afterPosition`, one result row per change, in stream order:
+ * chunk rows are expanded in array order, single-row entries (from the row triggers, notify
+ * mode's large rows, or an outbox written by an earlier version) pass through as they are.
+ *
+ * @example
+ * ```ts
+ * await client.query(`DECLARE c CURSOR FOR ${outboxChangesSql('crypto_replicator', 's', 0n)}`);
+ * ```
+ */
+export function outboxChangesSql(
+  hstoreSchema: string,
+  schema: string,
+  afterPosition: bigint,
+): string {
+  // NOTE: unnest of two arrays pads the shorter one with NULLs, so a chunk row yields one
+  // change per array element and a single-row entry (arrays NULL) exactly one.
+  // A chunk row's op letter is lower case ('i', 'd'), so that a drainer unaware of chunks
+  // refuses it (unknown operation) instead of emitting a change without its row.
+  const columns = outboxColumns(hstoreSchema, {
+    table: 'o.',
+    op: 'upper(o.op::text)',
+    new: 'c.new_one',
+    old: 'c.old_one',
+  });
+  return `SELECT ${columns} FROM ${schema}.outbox o
+  CROSS JOIN LATERAL unnest(coalesce(o.new_rows, ARRAY[o.new_row]),
+                            coalesce(o.old_rows, ARRAY[o.old_row]))
+       WITH ORDINALITY AS c(new_one, old_one, n)
+  WHERE o.position > ${afterPosition} ORDER BY o.position, o.id, c.n`;
 }
 
 /**

@@ -9,7 +9,13 @@ import { CAPTURE_SCHEMA, OUTBOX_WAKE_CHANNEL, ROW_TRIGGER } from '../install-sql
 import { connectText, describeError } from '../text-client.js';
 import { TransactionQueue } from '../transaction-queue.js';
 import { stampPending } from './outbox-drain.js';
-import { hstoreSchema, type OutboxRow, outboxColumns, ShapeTracker } from './outbox-rows.js';
+import {
+  hstoreSchema,
+  OUTBOX_CHANGES,
+  type OutboxRow,
+  outboxChangesSql,
+  ShapeTracker,
+} from './outbox-rows.js';
 import { snapshotOutbox } from './outbox-snapshot.js';
 import { holdWakeLock, releaseWakeLock } from './outbox-wake.js';
 
@@ -18,7 +24,7 @@ const S = CAPTURE_SCHEMA;
 export const OUTBOX_POLL_MS = 1_000;
 /** Look again this soon when a long writer transaction kept the wake lock (see outbox-wake). */
 const WAKE_RETRY_MS = 100;
-/** Rows fetched per round trip while emitting stamped transactions. */
+/** Changes fetched per round trip while emitting stamped transactions. */
 const FETCH_ROWS = 1_000;
 /** Advisory lock key: one drainer per database. */
 const DRAIN_LOCK = `hashtext('${S}.outbox')`;
@@ -75,11 +81,13 @@ export class OutboxCaptureSource implements CaptureSource {
 
   async start(): Promise<void> {
     const client = await this.connect();
-    const installed = await client.query(`SELECT to_regclass('${S}.outbox') IS NOT NULL AS ok`);
-    if (installed.rows[0]?.ok !== 't') {
-      throw new DatabaseError('start outbox capture: the outbox is not installed', {
-        hint: 'run "crypto-replicator install --mode outbox --tables …" first',
-      });
+    // A refused start lets go of the drain lock, so that a corrected start can take it.
+    try {
+      await checkInstalled(client);
+    } catch (error) {
+      this.client = undefined;
+      await client.end().catch(() => {});
+      throw error;
     }
     this.tables = this.options.tables ?? (await capturedTables(client));
     for (const table of this.tables) {
@@ -210,11 +218,7 @@ export class OutboxCaptureSource implements CaptureSource {
     try {
       await client.query(
         `DECLARE crypto_replicator_drain NO SCROLL CURSOR FOR
-           SELECT ${outboxColumns(this.hstore)} FROM ${S}.outbox o
-            WHERE o.position > $1 ORDER BY o.position, o.id`.replace(
-          '$1',
-          String(this.lastEmitted),
-        ),
+           ${outboxChangesSql(this.hstore, S, this.lastEmitted)}`,
       );
       let group: OutboxRow[] = [];
       for (;;) {
@@ -267,7 +271,9 @@ export class OutboxCaptureSource implements CaptureSource {
     // NOTE: at most once per poll interval: a long writer transaction makes idle() run every
     // WAKE_RETRY_MS, and counting a large outbox that often would cost more than it tells.
     if (Date.now() - this.backlogCountedAt >= OUTBOX_POLL_MS) {
-      const backlog = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${S}.outbox`);
+      const backlog = await client.query<{ n: string }>(
+        `SELECT coalesce(sum(${OUTBOX_CHANGES}), 0) AS n FROM ${S}.outbox`,
+      );
       this.state.backlog = Number(backlog.rows[0]?.n ?? 0);
       this.backlogCountedAt = Date.now();
     }
@@ -338,6 +344,27 @@ export class OutboxCaptureSource implements CaptureSource {
     this.client = client;
     this.state.connected = true;
     return client;
+  }
+}
+
+/** Refuse an outbox that is missing, or too old for this drain (it reads chunk rows). */
+async function checkInstalled(client: pg.Client): Promise<void> {
+  const installed = await client.query(`SELECT to_regclass('${S}.outbox') IS NOT NULL AS ok`);
+  if (installed.rows[0]?.ok !== 't') {
+    throw new DatabaseError('start outbox capture: the outbox is not installed', {
+      hint: 'run "crypto-replicator install --mode outbox --tables …" first',
+    });
+  }
+  const chunked = await client.query(
+    `SELECT 1 FROM pg_attribute WHERE attrelid = '${S}.outbox'::regclass AND attname = 'new_rows'`,
+  );
+  if (chunked.rows.length === 0) {
+    throw new DatabaseError(
+      'start outbox capture: the outbox was installed by an earlier version',
+      {
+        hint: 'run "crypto-replicator install --mode outbox --tables …" again; it upgrades the outbox and keeps what waits in it',
+      },
+    );
   }
 }
 

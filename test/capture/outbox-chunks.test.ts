@@ -1,0 +1,206 @@
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { CaptureSource } from '../../src/capture/capture-source.js';
+import { createCaptureSource, installCapture } from '../../src/capture/index.js';
+import { MAX_CHUNK_BYTES, MAX_CHUNK_ROWS } from '../../src/capture/outbox/outbox-chunks.js';
+import { stampPending } from '../../src/capture/outbox/outbox-drain.js';
+import { startPostgres, type TestPostgres } from '../support/postgres.js';
+import { collect } from './collect.js';
+
+const TABLE = { schema: 'public', name: 'items' };
+const DDL = 'CREATE TABLE items (id int PRIMARY KEY, v text)';
+const MIB = 1024 * 1024;
+
+/**
+ * The outbox as installs before chunk rows made it: one row per changed row, written by a row
+ * trigger. Kept here verbatim as the shape an upgrade starts from.
+ */
+const EARLIER_OUTBOX = [
+  'CREATE SCHEMA crypto_replicator',
+  'CREATE EXTENSION hstore WITH SCHEMA crypto_replicator',
+  `CREATE TABLE crypto_replicator.outbox (
+    id bigint GENERATED ALWAYS AS IDENTITY (CACHE 1),
+    xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    table_schema text NOT NULL, table_name text NOT NULL, op "char" NOT NULL,
+    new_row crypto_replicator.hstore, old_row crypto_replicator.hstore,
+    changed_at timestamptz NOT NULL DEFAULT clock_timestamp(), position bigint)`,
+  'CREATE SEQUENCE crypto_replicator.drain_position',
+  'CREATE TABLE crypto_replicator.state (name text PRIMARY KEY, value text NOT NULL)',
+  `CREATE FUNCTION crypto_replicator.capture_row() RETURNS trigger LANGUAGE plpgsql AS $fn$
+  BEGIN
+    INSERT INTO crypto_replicator.outbox (table_schema, table_name, op, new_row, old_row)
+    VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, left(TG_OP, 1)::"char",
+            CASE WHEN TG_OP <> 'DELETE' THEN crypto_replicator.hstore(NEW) END,
+            CASE WHEN TG_OP <> 'INSERT' THEN crypto_replicator.hstore(OLD) END);
+    RETURN NULL;
+  END $fn$`,
+  `CREATE TRIGGER crypto_replicator_capture AFTER INSERT OR UPDATE OR DELETE ON items
+    FOR EACH ROW EXECUTE FUNCTION crypto_replicator.capture_row()`,
+];
+
+describe('outbox chunk rows', () => {
+  let server: TestPostgres;
+  const sources: CaptureSource[] = [];
+  const open = (db: string) => {
+    const source = createCaptureSource({
+      mode: 'outbox',
+      databaseUrl: server.url(db),
+      snapshot: false,
+    });
+    sources.push(source);
+    return source;
+  };
+  /** Entries waiting in the outbox: op letter and the number of changes each carries. */
+  const entries = async (db: string) =>
+    (
+      await server.query<{ op: string; n: number }>(
+        `SELECT op::text AS op, coalesce(cardinality(new_rows), cardinality(old_rows), 1) AS n
+           FROM crypto_replicator.outbox ORDER BY id`,
+        [],
+        db,
+      )
+    ).map((row) => `${row.op}${row.n}`);
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    for (const db of ['chunks', 'stamp']) {
+      await server.createDatabase(db);
+      await server.query(DDL, [], db);
+      await installCapture({ mode: 'outbox', databaseUrl: server.url(db), tables: [TABLE] });
+    }
+  });
+
+  afterEach(async () => {
+    for (const source of sources.splice(0)) await source.stop().catch(() => {});
+  });
+
+  afterAll(async () => {
+    await server?.destroy();
+  });
+
+  it('cuts a statement of 2,500 rows into chunks of 1,000 and emits them in statement order', async () => {
+    expect(MAX_CHUNK_ROWS).toBe(1_000);
+    const writer = new pg.Client({ connectionString: server.url('chunks') });
+    await writer.connect();
+    try {
+      await writer.query('BEGIN');
+      await writer.query(
+        `INSERT INTO items SELECT g, 'v' || g FROM generate_series(2500, 1, -1) g`,
+      );
+      await writer.query('DELETE FROM items WHERE id <= 1200');
+      await writer.query('COMMIT');
+    } finally {
+      await writer.end();
+    }
+    expect(await entries('chunks')).toEqual(['i1000', 'i1000', 'i500', 'd1000', 'd200']);
+
+    const source = open('chunks');
+    await source.start();
+    const seen = collect(source);
+    const changes = await seen.waitForChanges(3700);
+    expect(seen.transactions).toHaveLength(1);
+    const inserts = changes.slice(0, 2500);
+    expect(inserts.every((c) => c.op === 'INSERT')).toBe(true);
+    // The statement wrote ids 2500 down to 1: the stream keeps that order across chunks.
+    expect(inserts.map((c) => Number(c.new?.id))).toEqual(
+      Array.from({ length: 2500 }, (_, i) => 2500 - i),
+    );
+    expect(inserts[0]?.new).toEqual({ id: '2500', v: 'v2500' });
+    const deletes = changes.slice(2500);
+    expect(deletes.every((c) => c.op === 'DELETE')).toBe(true);
+    expect(deletes.map((c) => Number(c.old?.id)).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 1200 }, (_, i) => i + 1),
+    );
+    await seen.acknowledgeAll();
+    await source.stop();
+    expect(await entries('chunks')).toEqual([]);
+  });
+
+  it('cuts a statement of large rows by bytes, so no array nears the 1 GB value limit', async () => {
+    // Three rows of 25 MiB: two fit under MAX_CHUNK_BYTES (64 MiB), the third starts a chunk.
+    expect(MAX_CHUNK_BYTES).toBe(64 * MIB);
+    await server.query(
+      `INSERT INTO items SELECT g, repeat(chr(64 + g), ${25 * MIB}) FROM generate_series(1, 3) g`,
+      [],
+      'chunks',
+    );
+    expect(await entries('chunks')).toEqual(['i2', 'i1']);
+
+    const source = open('chunks');
+    await source.start();
+    const seen = collect(source);
+    const changes = await seen.waitForChanges(3);
+    expect(changes.map((c) => c.new?.id)).toEqual(['1', '2', '3']);
+    expect(changes.map((c) => c.new?.v?.length)).toEqual([25 * MIB, 25 * MIB, 25 * MIB]);
+    expect(changes.map((c) => c.new?.v?.slice(0, 1))).toEqual(['A', 'B', 'C']);
+    await seen.acknowledgeAll();
+    await source.stop();
+    await server.query('DELETE FROM items', [], 'chunks');
+  });
+
+  it('counts the changes a chunk carries, not outbox rows, against the drain round budget', async () => {
+    for (let t = 0; t < 3; t++) {
+      await server.query(
+        `INSERT INTO items SELECT g, 'x' FROM generate_series(${t * 600 + 1}, ${t * 600 + 600}) g`,
+        [],
+        'stamp',
+      );
+    }
+    const client = new pg.Client({ connectionString: server.url('stamp') });
+    await client.connect();
+    try {
+      // 600 + 600 passes a budget of 1,000: one transaction per round (three outbox rows
+      // would all fit if rows were counted).
+      expect(await stampPending(client, 1_000)).toBe(1);
+      expect(await stampPending(client, 1_000)).toBe(1);
+      expect(await stampPending(client, 1_000)).toBe(1);
+      expect(await stampPending(client, 1_000)).toBe(0);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('upgrades an outbox of single-row entries: nothing waiting in it is lost, order kept', async () => {
+    await server.createDatabase('upgrade');
+    await server.query(DDL, [], 'upgrade');
+    for (const statement of EARLIER_OUTBOX) await server.query(statement, [], 'upgrade');
+    await server.query(`INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')`, [], 'upgrade');
+    await server.query('DELETE FROM items WHERE id = 2', [], 'upgrade');
+    const before = await server.query<{ op: string }>(
+      'SELECT op::text AS op FROM crypto_replicator.outbox ORDER BY id',
+      [],
+      'upgrade',
+    );
+    expect(before.map((row) => row.op)).toEqual(['I', 'I', 'I', 'D']);
+
+    // Before install runs again, a start refuses the old outbox instead of misreading it.
+    await expect(open('upgrade').start()).rejects.toThrow(
+      'start outbox capture: the outbox was installed by an earlier version',
+    );
+
+    const url = server.url('upgrade');
+    await installCapture({ mode: 'outbox', databaseUrl: url, tables: [TABLE] });
+    await server.query(`INSERT INTO items VALUES (4, 'd'), (5, 'e')`, [], 'upgrade');
+    await server.query(`UPDATE items SET v = 'A' WHERE id = 1`, [], 'upgrade');
+    expect(await entries('upgrade')).toEqual(['I1', 'I1', 'I1', 'D1', 'i2', 'U1']);
+
+    const source = open('upgrade');
+    await source.start();
+    const seen = collect(source);
+    const changes = await seen.waitForChanges(7);
+    expect(changes.map((c) => `${c.op} ${c.new?.id ?? c.old?.id}`)).toEqual([
+      'INSERT 1',
+      'INSERT 2',
+      'INSERT 3',
+      'DELETE 2',
+      'INSERT 4',
+      'INSERT 5',
+      'UPDATE 1',
+    ]);
+    expect(changes[0]?.new).toEqual({ id: '1', v: 'a' });
+    expect(changes[4]?.new).toEqual({ id: '4', v: 'd' });
+    await seen.acknowledgeAll();
+    await source.stop();
+    expect(await entries('upgrade')).toEqual([]);
+  });
+});
