@@ -2,7 +2,11 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CaptureSource } from '../../src/capture/capture-source.js';
 import { createCaptureSource, installCapture } from '../../src/capture/index.js';
-import { MAX_CHUNK_BYTES, MAX_CHUNK_ROWS } from '../../src/capture/outbox/outbox-chunks.js';
+import {
+  FAST_ROW_BYTES,
+  MAX_CHUNK_BYTES,
+  MAX_CHUNK_ROWS,
+} from '../../src/capture/outbox/outbox-chunks.js';
 import { stampPending } from '../../src/capture/outbox/outbox-drain.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { collect } from './collect.js';
@@ -60,6 +64,12 @@ describe('outbox chunk rows', () => {
         db,
       )
     ).map((row) => `${row.op}${row.n}`);
+
+  /** Empty the table and the outbox (the DELETE's own chunk rows too) for the next test. */
+  const clear = async (db: string) => {
+    await server.query('DELETE FROM items', [], db);
+    await server.query('DELETE FROM crypto_replicator.outbox', [], db);
+  };
 
   beforeAll(async () => {
     server = await startPostgres();
@@ -135,7 +145,25 @@ describe('outbox chunk rows', () => {
     expect(changes.map((c) => c.new?.v?.slice(0, 1))).toEqual(['A', 'B', 'C']);
     await seen.acknowledgeAll();
     await source.stop();
-    await server.query('DELETE FROM items', [], 'chunks');
+    await clear('chunks');
+  });
+
+  it('keeps every row of a small statement that holds one row too large for the one-statement path', async () => {
+    const large = FAST_ROW_BYTES + 1;
+    await server.query(
+      `INSERT INTO items VALUES (1, 'a'), (2, repeat('b', ${large})), (3, 'c')`,
+      [],
+      'chunks',
+    );
+    expect(await entries('chunks')).toEqual(['i3']);
+    const source = open('chunks');
+    await source.start();
+    const seen = collect(source);
+    const changes = await seen.waitForChanges(3);
+    expect(changes.map((c) => c.new?.v?.length)).toEqual([1, large, 1]);
+    await seen.acknowledgeAll();
+    await source.stop();
+    await clear('chunks');
   });
 
   it('counts the changes a chunk carries, not outbox rows, against the drain round budget', async () => {
