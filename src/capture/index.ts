@@ -9,9 +9,9 @@ import { NotifyCaptureSource } from './notify/notify-source.js';
 import { OutboxCaptureSource } from './outbox/outbox-source.js';
 
 export type { CaptureMode, CaptureSource, CaptureStatus } from './capture-source.js';
-export type { LivenessOptions } from './liveness.js';
 export type { InstallOptions, InstallReport } from './install.js';
 export { captureSql, installCapture, uninstallCapture } from './install.js';
+export type { LivenessOptions } from './liveness.js';
 
 /** The seed's channel name (`LISTEN_CHANNEL`). */
 export const DEFAULT_CHANNEL = 'nis2_changes';
