@@ -41,7 +41,7 @@ const SNAPSHOT = 16;
  * unpackTransactions(packTransactions(transactions)); // => equal to transactions
  * ```
  */
-export function packTransactions(transactions: readonly Transaction[]): PackedTransactions {
+export function packTransactions(transactions: Iterable<Transaction>): PackedTransactions {
   const packer = new Packer();
   for (const tx of transactions) {
     packer.packed.heads.push(tx.xid, tx.commitTime, tx.position);

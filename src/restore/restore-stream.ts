@@ -59,6 +59,56 @@ export type StreamOutcome =
  * ```
  */
 export async function restoreStream(options: RestoreStreamOptions): Promise<StreamOutcome> {
+  const outcome = await applyStream(options);
+  if (outcome.kind !== 'malformed') return outcome;
+
+  // A segment's payload turned out malformed part way through (its transactions are decoded as
+  // they are applied): the open group was rolled back, so apply again up to the segment before
+  // it, then report the problem as if it had been met reading.
+  const resumedAfter = options.result.resumedAfterSequence;
+  const again = await applyStream({ ...options, lastSequence: outcome.sequence - 1 });
+  options.result.resumedAfterSequence = resumedAfter;
+  if (again.kind === 'malformed') {
+    return { kind: 'problem', error: again.error, sequence: again.sequence };
+  }
+  if (again.kind !== 'end') return again;
+  return { kind: 'problem', error: outcome.error, sequence: outcome.sequence };
+}
+
+/** Figures of a stream's result that a rollback to the last commit takes back. */
+type AppliedFigures = Pick<
+  StreamRestore,
+  | 'appliedThroughSequence'
+  | 'segmentsRead'
+  | 'transactionsApplied'
+  | 'transactionsSkipped'
+  | 'changesApplied'
+  | 'firstPosition'
+  | 'lastPosition'
+  | 'firstCommitTime'
+  | 'lastCommitTime'
+>;
+
+function appliedFigures(result: StreamRestore): AppliedFigures {
+  const { appliedThroughSequence, segmentsRead, transactionsApplied, transactionsSkipped } = result;
+  const { changesApplied, firstPosition, lastPosition, firstCommitTime, lastCommitTime } = result;
+  return {
+    appliedThroughSequence,
+    segmentsRead,
+    transactionsApplied,
+    transactionsSkipped,
+    changesApplied,
+    firstPosition,
+    lastPosition,
+    firstCommitTime,
+    lastCommitTime,
+  };
+}
+
+/** {@link StreamOutcome}, or a payload found malformed after part of its segment was applied. */
+type ApplyOutcome = StreamOutcome | { kind: 'malformed'; error: Error; sequence: number };
+
+async function applyStream(options: RestoreStreamOptions): Promise<ApplyOutcome> {
   const { target, plan, result } = options;
   const streamId = plan.streamId;
   const groupChanges = options.groupChanges ?? GROUP_CHANGES;
@@ -98,9 +148,11 @@ export async function restoreStream(options: RestoreStreamOptions): Promise<Stre
   let sinceCommit = 0;
   let lastSequenceSeen = state.sequence;
   let committed = state.sequence;
+  let committedFigures = appliedFigures(result);
   const commit = async (final: boolean) => {
     await target.commit(state, { final });
     committed = state.sequence;
+    committedFigures = appliedFigures(result);
   };
   try {
     for (;;) {
@@ -124,8 +176,20 @@ export async function restoreStream(options: RestoreStreamOptions): Promise<Stre
       result.segmentsRead++;
       noteKeys(options, segment);
 
-      // Apply its transactions in order.
-      for (const tx of segment.transactions) {
+      // Apply its transactions in order, decoding each as it comes.
+      const transactions = segment.transactions[Symbol.iterator]();
+      for (;;) {
+        let tx: Transaction;
+        try {
+          const next = transactions.next();
+          if (next.done === true) break;
+          tx = next.value;
+        } catch (error) {
+          // Part of this segment may be applied: undo back to the last commit.
+          await target.rollback();
+          Object.assign(result, committedFigures);
+          return { kind: 'malformed', error: error as Error, sequence: segment.sequence };
+        }
         if (pending !== undefined) {
           if (tx.xid !== pending.xid || tx.position !== pending.position) {
             throw new IntegrityError(

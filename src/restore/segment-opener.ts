@@ -2,10 +2,12 @@ import type { Transaction } from '../change/change.js';
 import { IntegrityError, UsageError } from '../errors.js';
 import type { Identity, VerifyKey } from '../keys/index.js';
 import {
+  badPayload,
   checkpointName,
   openCheckpoint,
-  openSegment,
+  openSegmentPayload,
   parseObjectName,
+  readPayload,
   readSegmentHeader,
   type SegmentHeader,
   segmentHash,
@@ -31,7 +33,11 @@ export interface OpenedSegment {
   sequence: number;
   hash: Buffer;
   header: SegmentHeader;
-  transactions: Transaction[];
+  /**
+   * Decoded one at a time as they are iterated (once): a malformed transaction, possible only
+   * in a segment its signer wrote wrongly, throws {@link IntegrityError} when it is reached.
+   */
+  transactions: Iterable<Transaction>;
   /** Encrypted size in bytes. */
   size: number;
 }
@@ -76,16 +82,42 @@ export function openFetched(context: OpenContext, fetched: FetchedSegment): Open
   const hash = segmentHash(buffer);
   checkOwnCheckpoint(context, fetched, hash);
 
-  // Then the payload, with only the matching identities.
-  const opened = openSegment(buffer, { identities: matching, verifyKey: context.verifyKey, name });
+  // Then the payload, with only the matching identities; its transactions are decoded as the
+  // caller takes them, so that only the one being applied is alive as objects.
+  const opened = openSegmentPayload(buffer, {
+    identities: matching,
+    verifyKey: context.verifyKey,
+    name,
+  });
+  let transactions: Iterable<Transaction>;
+  try {
+    transactions = readPayload(opened.payload, header.payloadEncoding);
+  } catch (error) {
+    throw badPayload(name, error);
+  }
   return {
     name,
     sequence: parsed.sequence,
     hash,
     header,
-    transactions: opened.transactions,
+    transactions: named(name, transactions),
     size: buffer.length,
   };
+}
+
+/** The transactions, a decoding error becoming the segment's {@link IntegrityError}. */
+function* named(name: string, transactions: Iterable<Transaction>): Generator<Transaction> {
+  const iterator = transactions[Symbol.iterator]();
+  for (;;) {
+    let next: IteratorResult<Transaction>;
+    try {
+      next = iterator.next();
+    } catch (error) {
+      throw badPayload(name, error);
+    }
+    if (next.done === true) return;
+    yield next.value;
+  }
 }
 
 /**

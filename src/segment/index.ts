@@ -8,12 +8,14 @@ export {
   segmentName,
 } from './object-names.js';
 export {
+  badPayload,
   type OpenSegmentOptions,
   openSegment,
+  openSegmentPayload,
   type ReadSegmentOptions,
   readSegmentHeader,
 } from './open-segment.js';
-export { decodePayload, type EncodedPayload, encodePayload } from './payload.js';
+export { decodePayload, type EncodedPayload, encodePayload, readPayload } from './payload.js';
 export { decodeTransactions, encodeTransactions } from './payload-codec.js';
 export { type SealedSegment, type SealSegmentOptions, sealSegment } from './seal-segment.js';
 export {

@@ -96,6 +96,28 @@ export function openSegment(
   bytes: Buffer,
   options: OpenSegmentOptions,
 ): { header: SegmentHeader; transactions: Transaction[] } {
+  const { header, payload } = openSegmentPayload(bytes, options);
+  const name = options.name ?? 'segment';
+  try {
+    return { header, transactions: decodePayload(payload, header.payloadEncoding) };
+  } catch (error) {
+    throw badPayload(name, error);
+  }
+}
+
+/**
+ * Verify, decrypt and decompress a segment as {@link openSegment} does, without decoding its
+ * transactions: for a reader that decodes them one at a time ({@link readTextFields}).
+ *
+ * @example
+ * ```ts
+ * const { header, payload } = openSegmentPayload(bytes, { identities, verifyKey, name });
+ * ```
+ */
+export function openSegmentPayload(
+  bytes: Buffer,
+  options: OpenSegmentOptions,
+): { header: SegmentHeader; payload: Buffer } {
   // Signature and structure first: nothing is decrypted from an unauthenticated segment.
   const name = options.name ?? 'segment';
   const header = readSegmentHeader(bytes, options);
@@ -149,13 +171,23 @@ export function openSegment(
     dataKey.fill(0);
   }
 
-  // Decompress under the size cap, then decode the transactions.
-  let transactions: Transaction[];
+  // Decompress under the size cap.
   try {
-    const payload = decompress(header.compression, packed, MAX_SEGMENT_PLAINTEXT_BYTES);
-    transactions = decodePayload(payload, header.payloadEncoding);
+    return { header, payload: decompress(header.compression, packed, MAX_SEGMENT_PLAINTEXT_BYTES) };
   } catch (error) {
-    throw new IntegrityError(`open segment "${name}": bad payload: ${(error as Error).message}`);
+    throw badPayload(name, error);
   }
-  return { header, transactions };
+}
+
+/**
+ * The error for a payload that does not decompress or decode (its message from the decoder
+ * says where, without row data).
+ *
+ * @example
+ * ```ts
+ * throw badPayload(name, error);
+ * ```
+ */
+export function badPayload(name: string, error: unknown): IntegrityError {
+  return new IntegrityError(`open segment "${name}": bad payload: ${(error as Error).message}`);
 }

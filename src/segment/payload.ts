@@ -1,7 +1,7 @@
 import type { Transaction } from '../change/change.js';
 import { decodeTransactions, encodeTransactions } from './payload-codec.js';
 import type { PayloadEncodingName } from './segment-constants.js';
-import { decodeTextFields, encodeTextFields } from './text-fields-codec.js';
+import { decodeTextFields, encodeTextFields, readTextFields } from './text-fields-codec.js';
 
 /** A serialised payload and the encoding its header must name. */
 export interface EncodedPayload {
@@ -38,4 +38,18 @@ export function encodePayload(transactions: readonly Transaction[]): EncodedPayl
  */
 export function decodePayload(bytes: Buffer, encoding: PayloadEncodingName): Transaction[] {
   return encoding === 'text-fields' ? decodeTextFields(bytes) : decodeTransactions(bytes);
+}
+
+/**
+ * Parse a segment payload one transaction at a time where its encoding allows (text fields;
+ * JSON lines are parsed at once). Throws TypeError as {@link decodePayload} does, either here
+ * (whole-payload checks) or while iterating (a malformed transaction when it is reached).
+ *
+ * @example
+ * ```ts
+ * for (const tx of readPayload(bytes, header.payloadEncoding)) apply(tx);
+ * ```
+ */
+export function readPayload(bytes: Buffer, encoding: PayloadEncodingName): Iterable<Transaction> {
+  return encoding === 'text-fields' ? readTextFields(bytes) : decodeTransactions(bytes);
 }

@@ -54,23 +54,42 @@ export function encodeTextFields(transactions: readonly Transaction[]): Buffer |
  * ```
  */
 export function decodeTextFields(payload: Buffer): Transaction[] {
+  return [...readTextFields(payload)];
+}
+
+/**
+ * Parse a text-fields payload one transaction at a time, as {@link decodeTextFields} does at
+ * once: a caller that applies each transaction before asking for the next keeps only one
+ * transaction's objects alive instead of the whole payload's. The whole-payload checks (UTF-8,
+ * whole fields) run before the first transaction; a later malformed field throws when reached.
+ *
+ * @example
+ * ```ts
+ * for (const tx of readTextFields(payload)) apply(tx);
+ * ```
+ */
+export function readTextFields(payload: Buffer): Iterable<Transaction> {
   // Guard: valid UTF-8, whole fields only, at least one.
   if (payload.length === 0 || payload[payload.length - 1] !== 0) {
     throw new TypeError('payload must be one or more fields, each ending in NUL');
   }
   if (!isUtf8(payload)) throw new TypeError('payload is not valid UTF-8');
+  return readTransactions(new FieldReader(payload.toString('utf8')));
+}
 
+function* readTransactions(reader: FieldReader): Generator<Transaction> {
   // Transactions until the last field; each must end exactly on a field boundary.
-  const reader = new FieldReader(payload.toString('utf8'));
-  const transactions: Transaction[] = [];
+  let count = 0;
   while (!reader.done()) {
+    let transaction: Transaction;
     try {
-      transactions.push(readTransaction(reader));
+      transaction = readTransaction(reader);
     } catch (error) {
-      throw new TypeError(`transaction ${transactions.length + 1}: ${(error as Error).message}`);
+      throw new TypeError(`transaction ${count + 1}: ${(error as Error).message}`);
     }
+    count++;
+    yield transaction;
   }
-  return transactions;
 }
 
 function writeChange(writer: FieldWriter, record: ChangeRecord): void {

@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChangeRecord, SchemaRecord, Transaction } from '../../src/change/change.js';
+import { DatabaseError, IntegrityError } from '../../src/errors.js';
 import { restore } from '../../src/restore/restore.js';
+import { GENESIS_HASH, sealSegment, segmentName } from '../../src/segment/index.js';
+import { encodeTextFields } from '../../src/segment/text-fields-codec.js';
 import { FileStore } from '../../src/store/file-store.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { commitTimeOf, makeTestKeys, type TestKeys, tx, writeStream } from './stream-fixture.js';
@@ -288,5 +291,56 @@ describe('restore into PostgreSQL', () => {
       { sequence: 1, kind: 'change', op: 'INSERT', new: { id: '1', name: 'a\tb' } },
       { sequence: 2, kind: 'change', op: 'DELETE', old: { id: '1' } },
     ]);
+  });
+
+  it('a signed segment whose payload is malformed part way: what precedes the segment is applied, none of it', async () => {
+    const store = await freshStore();
+    const [written] = await writeStream(store, {
+      streamId: STREAM,
+      keys,
+      segments: [[tx(1, [itemsSchema, insert(1, 'a'), insert(2, 'b')])]],
+    });
+    // Segment 2 opens with a well-formed transaction, then the payload stops inside the next
+    // one: only a signer that wrote it wrongly makes such a segment.
+    const good = encodeTextFields([tx(2, [insert(3, 'c'), update(1, 'changed')])])!;
+    const sealed = sealSegment({
+      streamId: STREAM,
+      sequence: 2,
+      previousHash: written!.hash,
+      payload: {
+        encoding: 'text-fields',
+        bytes: Buffer.concat([good, Buffer.from('9\0', 'utf8')]),
+      },
+      recipients: [keys.recipient],
+      signingKey: keys.signingKey,
+    });
+    await store.put(segmentName(STREAM, 2), sealed.bytes);
+    expect(written!.hash).not.toEqual(GENESIS_HASH);
+
+    const url = await freshDatabase();
+    // Opened on this thread, where transactions are decoded as they are applied.
+    const options = { store, identities: [keys.identity], openInWorker: false };
+    await expect(restore({ ...options, to: url })).rejects.toThrow(IntegrityError);
+    expect(await items(url)).toEqual([
+      { id: 1, name: 'a' },
+      { id: 2, name: 'b' },
+    ]);
+
+    const fresh = await freshDatabase();
+    const report = await restore({ ...options, to: fresh, upToLastIntact: true });
+    expect(await items(fresh)).toEqual([
+      { id: 1, name: 'a' },
+      { id: 2, name: 'b' },
+    ]);
+    expect(report.streams[0]).toMatchObject({
+      appliedThroughSequence: 1,
+      transactionsApplied: 1,
+      changesApplied: 2,
+    });
+    expect(report.leftOut[0]).toMatchObject({
+      fromSequence: 2,
+      object: segmentName(STREAM, 2),
+    });
+    expect(report.leftOut[0]?.reason).toMatch(/bad payload/);
   });
 });
