@@ -132,7 +132,22 @@ function copyValue(value: string | null): string {
 }
 
 /**
- * Encode rows as COPY text format lines (tab-separated, `\N` for NULL).
+ * Encode one row as a COPY text format line (tab-separated, `\N` for NULL, ending in a newline).
+ *
+ * @example
+ * ```ts
+ * copyLine({ id: '1', note: null }, ['id', 'note']); // => '1\t\\N\n'
+ * ```
+ */
+export function copyLine(row: Row, columns: string[]): string {
+  // NOTE: one string grown by concatenation, no array: this runs for every row.
+  let line = copyValue(row[columns[0]!] ?? null);
+  for (let i = 1; i < columns.length; i++) line += `\t${copyValue(row[columns[i]!] ?? null)}`;
+  return `${line}\n`;
+}
+
+/**
+ * Encode rows as COPY text format lines.
  *
  * @example
  * ```ts
@@ -140,16 +155,45 @@ function copyValue(value: string | null): string {
  * ```
  */
 export function copyText(rows: Iterable<Row>, columns: string[]): string {
-  // NOTE: one string grown by concatenation, no array per row: this runs for every row.
   let text = '';
-  for (const row of rows) {
-    for (let i = 0; i < columns.length; i++) {
-      const value = copyValue(row[columns[i]!] ?? null);
-      text += i === 0 ? value : `\t${value}`;
-    }
-    text += '\n';
-  }
+  for (const row of rows) text += copyLine(row, columns);
   return text;
+}
+
+/** COPY text escapes and what they stand for. */
+const UNESCAPE: Record<string, string> = { '\\': '\\', t: '\t', n: '\n', r: '\r' };
+
+/**
+ * Read rows back from COPY text that {@link copyText} wrote (the inverse, for text this module
+ * produced; not a general COPY parser).
+ *
+ * @example
+ * ```ts
+ * parseCopyText('1\t\\N\n', ['id', 'note']); // => [{ id: '1', note: null }]
+ * ```
+ */
+export function parseCopyText(text: string, columns: string[]): Row[] {
+  const rows: Row[] = [];
+  const lines = text.split('\n');
+  lines.pop();
+  for (const line of lines) {
+    const fields = line.split('\t');
+    const row: Row = {};
+    for (let i = 0; i < columns.length; i++) {
+      const field = fields[i]!;
+      const value =
+        field === '\\N' ? null : field.replace(/\\(.)/g, (_, c: string) => UNESCAPE[c] ?? c);
+      // A column named __proto__ is an own property, as the payload reader makes it.
+      Object.defineProperty(row, columns[i]!, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    rows.push(row);
+  }
+  return rows;
 }
 
 /**

@@ -1,23 +1,13 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import type { Row } from '../change/change.js';
-import {
-  columnArrays,
-  copyStatement,
-  copyText,
-  deleteStatement,
-  insertStatement,
-  upsertStatement,
-} from './batch-sql.js';
+import { columnArrays, deleteStatement, insertStatement, upsertStatement } from './batch-sql.js';
 import type { TargetTable } from './target-catalog.js';
 
 /** Rows per batch statement; bounds memory and statement size. */
 export const MAX_BATCH_ROWS = 5_000;
 /** Approximate text bytes per batch statement. */
 export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
-/** Smallest insert batch sent with COPY rather than INSERT … SELECT unnest. */
+/** Smallest run of inserts sent with COPY (a {@link CopyLane}) rather than INSERT … SELECT unnest. */
 export const COPY_MIN_ROWS = 32;
 
 /** Consecutive changes of one table, kind and column list, sent as one statement. */
@@ -38,13 +28,13 @@ export interface Batch {
  *
  * @example
  * ```ts
- * if (addRow(batch, row, true)) await sendBatch(client, batch);
+ * if (addRow(batch, row, true)) await queueBatch(client, batch);
  * ```
  */
 export function addRow(batch: Batch, row: Row, insert: boolean): boolean {
   // NOTE: rows are not deduplicated by key here (that cost a JSON key per row); an upsert
   // batch keeps the last change of each key when it is sent (see latestPerKey), and a COPY of
-  // inserts that repeat a key fails on the key and falls back to that upsert.
+  // inserts that repeat a key fails on the key and falls back to that upsert (CopyLane).
   batch.rows.push(row);
   batch.insertsOnly &&= insert;
   const columns = batch.columns;
@@ -52,50 +42,55 @@ export function addRow(batch: Batch, row: Row, insert: boolean): boolean {
   return batch.rows.length >= MAX_BATCH_ROWS || batch.bytes >= MAX_BATCH_BYTES;
 }
 
+/** How a batch queued with {@link queueBatch} ended. */
+export type BatchOutcome = { kind: 'applied' } | { kind: 'failed'; error: unknown };
+
 /**
- * Send a batch: DELETE by keys, INSERT or COPY, or an upsert; inserts of a keyed table try COPY
- * under a savepoint first.
+ * Queue a batch's statement on the connection without waiting for it: DELETE by keys, INSERT,
+ * or an upsert (runs of inserts long enough for COPY go through a {@link CopyLane} instead).
+ * node-postgres sends queued statements in order as soon as the one before is done, so the
+ * server goes from one batch to the next without waiting for this thread. The promise never
+ * rejects: it says how the batch ended.
  *
  * @example
  * ```ts
- * await sendBatch(client, batch);
+ * const outcome = await queueBatch(client, batch);
  * ```
  */
-export async function sendBatch(client: pg.ClientBase, batch: Batch): Promise<void> {
+export function queueBatch(client: pg.ClientBase, batch: Batch): Promise<BatchOutcome> {
   const rows = batch.rows;
-  if (rows.length === 0) return;
-
-  if (batch.kind === 'delete') {
+  let statement: Promise<unknown>;
+  if (rows.length === 0) statement = Promise.resolve();
+  else if (batch.kind === 'delete') {
     const sql = deleteStatement(batch.table);
-    await client.query({ ...sql, values: columnArrays(rows, batch.columns) });
-    return;
-  }
+    statement = client.query({ ...sql, values: columnArrays(rows, batch.columns) });
+  } else if (batch.kind === 'insert') {
+    const sql = insertStatement(batch.table, batch.columns);
+    statement = client.query({ ...sql, values: columnArrays(rows, batch.columns) });
+  } else statement = upsertRows(client, batch.table, batch.columns, rows);
+  return statement.then(
+    (): BatchOutcome => ({ kind: 'applied' }),
+    (error: unknown): BatchOutcome => ({ kind: 'failed', error }),
+  );
+}
 
-  if (batch.kind === 'insert') {
-    if (rows.length >= COPY_MIN_ROWS) await copyRows(client, batch, rows);
-    else {
-      const sql = insertStatement(batch.table, batch.columns);
-      await client.query({ ...sql, values: columnArrays(rows, batch.columns) });
-    }
-    return;
-  }
-
-  // Inserts go in with COPY; a key already present (a snapshot overlapping the changes,
-  // a replay) rolls back to the savepoint and the batch is sent again as an upsert.
-  if (batch.insertsOnly && rows.length >= COPY_MIN_ROWS) {
-    await client.query('SAVEPOINT cr_copy');
-    try {
-      await copyRows(client, batch, rows);
-      await client.query('RELEASE SAVEPOINT cr_copy');
-      return;
-    } catch (error) {
-      if ((error as { code?: string }).code !== '23505') throw error;
-      await client.query('ROLLBACK TO SAVEPOINT cr_copy');
-    }
-  }
-  const sql = upsertStatement(batch.table, batch.columns);
-  const latest = latestPerKey(rows, batch.table.primaryKey);
-  await client.query({ ...sql, values: columnArrays(latest, batch.columns) });
+/**
+ * Apply rows as INSERT … ON CONFLICT DO UPDATE, keeping the last row of each key.
+ *
+ * @example
+ * ```ts
+ * await upsertRows(client, table, ['id', 'name'], rows);
+ * ```
+ */
+export function upsertRows(
+  client: pg.ClientBase,
+  table: TargetTable,
+  columns: string[],
+  rows: Row[],
+): Promise<unknown> {
+  const sql = upsertStatement(table, columns);
+  const latest = latestPerKey(rows, table.primaryKey);
+  return client.query({ ...sql, values: columnArrays(latest, columns) });
 }
 
 /**
@@ -110,9 +105,4 @@ function latestPerKey(rows: Row[], key: string[]): Iterable<Row> {
     latest.set(id, row);
   }
   return latest.values();
-}
-
-async function copyRows(client: pg.ClientBase, batch: Batch, rows: Row[]): Promise<void> {
-  const stream = client.query(copyFrom(copyStatement(batch.table, batch.columns)));
-  await pipeline(Readable.from([copyText(rows, batch.columns)]), stream);
 }

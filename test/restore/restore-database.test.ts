@@ -293,6 +293,55 @@ describe('restore into PostgreSQL', () => {
     ]);
   });
 
+  it('a run of inserts streamed with COPY, an update inside it, and a later run repeating keys', async () => {
+    const store = await freshStore();
+    // First run: 40 snapshot rows (one COPY); an update ends it; the second run repeats keys
+    // 5 and 6 of the first, so its COPY meets existing keys and falls back to upserts.
+    const first = Array.from({ length: 40 }, (_, i) => insert(i + 1, `snap ${i + 1}`, true));
+    const second = Array.from({ length: 40 }, (_, i) => insert(i + 41, `new ${i + 41}`));
+    second.splice(10, 0, insert(5, 'again 5'), insert(6, 'again 6'));
+    await writeStream(store, {
+      streamId: STREAM,
+      keys,
+      segments: [[tx(1, [itemsSchema, ...first]), tx(2, [update(3, 'changed 3'), ...second])]],
+    });
+    const url = await freshDatabase();
+    const report = await restore({ store, identities: [keys.identity], to: url });
+    const rows = await items(url);
+    expect(rows).toHaveLength(80);
+    const name = (id: number) => rows.find((row) => row.id === id)?.name;
+    expect([name(3), name(5), name(6), name(7), name(80)]).toEqual([
+      'changed 3',
+      'again 5',
+      'again 6',
+      'snap 7',
+      'new 80',
+    ]);
+    expect(report.tables[0]).toMatchObject({ snapshotRows: 40, inserted: 42, updated: 1 });
+  });
+
+  it('a value the target column refuses in a COPY: an error without row data, the group rolled back', async () => {
+    const store = await freshStore();
+    const rows = Array.from({ length: 60 }, (_, i) => insert(i + 1, `secret-${i + 1}`));
+    await writeStream(store, {
+      streamId: STREAM,
+      keys,
+      segments: [[tx(1, [itemsSchema, ...rows])]],
+    });
+    const url = await freshDatabase();
+    const database = new URL(url).pathname.slice(1);
+    // The existing table's name column takes integers only: the COPY fails on the first row.
+    await pg.query('CREATE TABLE items (id integer PRIMARY KEY, name integer)', [], database);
+
+    const failed = await restore({ store, identities: [keys.identity], to: url, keepSchema: true })
+      .then(() => undefined)
+      .catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(DatabaseError);
+    expect((failed as Error).message).toMatch(/apply changes to table "public"."items": .*22P02/);
+    expect((failed as Error).message).not.toMatch(/secret/);
+    expect(await items(url)).toEqual([]);
+  });
+
   it('a signed segment whose payload is malformed part way: what precedes the segment is applied, none of it', async () => {
     const store = await freshStore();
     const [written] = await writeStream(store, {
