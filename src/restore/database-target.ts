@@ -14,12 +14,13 @@ import {
 import type { RestoreTarget } from './restore-target.js';
 
 /**
- * Records applied between two turns of the event loop. NOTE: joining a batch is synchronous, so
- * without these turns the batch in flight would not advance (its SAVEPOINT's answer unread, its
- * COPY data unsent) until the next batch is full: the server and this thread would take turns
- * instead of working at the same time.
+ * Records applied between two turns of the event loop (about half a millisecond of decoding).
+ * NOTE: joining a batch or a COPY is synchronous, so without these turns the connection would
+ * not advance (answers unread, the next queued statement or COPY data unsent) until this thread
+ * waits: the server and this thread would take turns instead of working at the same time.
+ * 100 cost about 0.1 s more CPU per million changes than 500, for no gain in throughput.
  */
-const RECORDS_PER_TURN = 100;
+const RECORDS_PER_TURN = 500;
 
 export interface DatabaseTargetOptions {
   url: string;
@@ -96,7 +97,7 @@ export class DatabaseTarget implements RestoreTarget {
   }
 
   async apply(_stream: { streamId: string; sequence: number }, tx: Transaction): Promise<void> {
-    await this.ensureOpen();
+    if (!this.open) await this.ensureOpen();
     for (const record of tx.records) {
       const pending = this.applier.apply(record);
       if (pending !== undefined) await pending;

@@ -28,7 +28,7 @@ interface ColumnList {
 export class FieldReader {
   readonly #text: string;
   #position = 0;
-  readonly #tables: TableName[] = [];
+  readonly #tables: Readonly<TableName>[] = [];
   readonly #tableKeys = new Set<string>();
   readonly #lists: ColumnList[] = [];
   readonly #listKeys = new Set<string>();
@@ -50,6 +50,22 @@ export class FieldReader {
     const field = this.#text.slice(this.#position, end);
     this.#position = end + 1;
     return field;
+  }
+
+  /**
+   * The next field when it is one of `symbols` (returned as the constant given, without a new
+   * string), else undefined with nothing consumed.
+   */
+  symbol<T extends string>(symbols: readonly T[]): T | undefined {
+    const text = this.#text;
+    const position = this.#position;
+    for (const symbol of symbols) {
+      if (text.charCodeAt(position + symbol.length) === 0 && text.startsWith(symbol, position)) {
+        this.#position = position + symbol.length + 1;
+        return symbol;
+      }
+    }
+    return undefined;
   }
 
   /** True, consuming it, when the next field is `-` (an absent part). */
@@ -100,12 +116,15 @@ export class FieldReader {
       const key = `${schema}${NUL}${name}`;
       if (this.#tableKeys.has(key)) throw new TypeError('a table is defined twice');
       this.#tableKeys.add(key);
-      this.#tables.push({ schema, name });
-      return { schema, name };
+      // NOTE: one frozen object per table of the payload, shared by its records (a copy per
+      // record was a third of the objects a restore made per row).
+      const table = Object.freeze({ schema, name });
+      this.#tables.push(table);
+      return table;
     }
     const table = this.#tables[parseCount(field, 'a table index')];
     if (table === undefined) throw new TypeError('a table index names no table defined before');
-    return { schema: table.schema, name: table.name };
+    return table;
   }
 
   row(): Row | undefined {
@@ -115,14 +134,19 @@ export class FieldReader {
     const list =
       field === '+' ? this.#defineList() : this.#lists[parseCount(field, 'a list index')];
     if (list === undefined) throw new TypeError('a column list index names no list defined before');
-    const nulls = this.next();
+    // The null mask is read where it stands, without a string of its own.
+    const text = this.#text;
     const names = list.names;
-    if (nulls.length !== names.length) throw new TypeError('a null mask has the wrong length');
+    const mask = this.#position;
+    if (text.indexOf(NUL, mask) !== mask + names.length) {
+      throw new TypeError('a null mask has the wrong length');
+    }
+    this.#position = mask + names.length + 1;
 
     // One value per `0`, none per `1`.
     const row: Row = {};
     for (let index = 0; index < names.length; index++) {
-      const mark = nulls.charCodeAt(index);
+      const mark = text.charCodeAt(mask + index);
       if (mark !== DIGIT_0 && mark !== DIGIT_1) throw new TypeError('a null mask is malformed');
       const value = mark === DIGIT_0 ? this.next() : null;
       if (list.hasProtoName) {

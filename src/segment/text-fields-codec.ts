@@ -11,7 +11,10 @@ import type {
 import { FieldReader } from './text-field-reader.js';
 import { FieldWriter } from './text-field-writer.js';
 import { transactionProblem } from './transaction-problem.js';
-import { OPERATION_NAMES, TYPE_KINDS } from './value-guards.js';
+import { TYPE_KINDS } from './value-guards.js';
+
+/** The operations a change record may name, most frequent first. */
+const OPERATIONS: readonly Operation[] = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'];
 
 /**
  * Serialise transactions as payload encoding `02`, text fields (docs/FORMAT.md 2.5.2): fields
@@ -147,9 +150,9 @@ function readTransaction(reader: FieldReader): Transaction {
 function readChange(reader: FieldReader): ChangeRecord {
   // tableRef op row(new) row(old) list(unchanged) tables flag(snapshot)
   const table = reader.table();
-  const op = reader.next();
-  if (!OPERATION_NAMES.has(op)) throw new TypeError('unknown op');
-  const change: ChangeRecord = { kind: 'change', table, op: op as Operation };
+  const op = reader.symbol(OPERATIONS);
+  if (op === undefined) throw new TypeError('unknown op');
+  const change: ChangeRecord = { kind: 'change', table, op };
   const newRow: Row | undefined = reader.row();
   if (newRow !== undefined) change.new = newRow;
   const oldRow: Row | undefined = reader.row();
