@@ -241,6 +241,11 @@ END $$`);
       // trigger fired on every statement.
       out.push(...trigger(table, WAKE_TRIGGER, 'UPDATE', 'STATEMENT', 'wake'));
     } else {
+      // A table moved from outbox mode keeps no outbox trigger: each change would be captured
+      // twice (by NOTIFY, and as an outbox chunk row).
+      for (const name of [INSERT_TRIGGER, DELETE_TRIGGER, WAKE_TRIGGER]) {
+        out.push(`DROP TRIGGER IF EXISTS ${name} ON ${qualifiedName(table)}`);
+      }
       out.push(...trigger(table, ROW_TRIGGER, 'INSERT OR UPDATE OR DELETE', 'ROW', 'notify_row'));
       out.push(...trigger(table, TRUNCATE_TRIGGER, 'TRUNCATE', 'STATEMENT', 'notify_truncate'));
     }

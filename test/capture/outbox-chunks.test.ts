@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CaptureSource } from '../../src/capture/capture-source.js';
@@ -230,5 +233,55 @@ describe('outbox chunk rows', () => {
     await seen.acknowledgeAll();
     await source.stop();
     expect(await entries('upgrade')).toEqual([]);
+  });
+
+  it('a table moved from outbox to notify mode: captured once, and the chunk rows left drained', async () => {
+    const db = 'switched';
+    await server.createDatabase(db);
+    await server.query(DDL, [], db);
+    await installCapture({ mode: 'outbox', databaseUrl: server.url(db), tables: [TABLE] });
+    await server.query(`INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')`, [], db);
+    expect(await entries(db)).toEqual(['i3']);
+
+    // Installing notify mode over it leaves only notify mode's triggers on the table.
+    await installCapture({ mode: 'notify', databaseUrl: server.url(db), tables: [TABLE] });
+    const triggers = await server.query<{ name: string }>(
+      `SELECT tgname AS name FROM pg_trigger
+        WHERE tgrelid = 'items'::regclass AND NOT tgisinternal ORDER BY 1`,
+      [],
+      db,
+    );
+    expect(triggers.map((t) => t.name)).toEqual([
+      'crypto_replicator_capture',
+      'crypto_replicator_truncate',
+    ]);
+
+    const spoolDir = await mkdtemp(join(tmpdir(), 'cr-switched-'));
+    try {
+      const source = createCaptureSource({
+        mode: 'notify',
+        databaseUrl: server.url(db),
+        spoolDir,
+        snapshot: false,
+      });
+      sources.push(source);
+      await source.start();
+      const seen = collect(source);
+      // The chunk row outbox mode wrote, expanded in statement order.
+      const drained = await seen.waitForChanges(3);
+      expect(drained.map((c) => [c.op, c.new?.id])).toEqual([
+        ['INSERT', '1'],
+        ['INSERT', '2'],
+        ['INSERT', '3'],
+      ]);
+      await server.query(`INSERT INTO items VALUES (4, 'd'), (5, 'e')`, [], db);
+      const all = await seen.waitForChanges(5);
+      expect(all.map((c) => c.new?.id)).toEqual(['1', '2', '3', '4', '5']);
+      expect(await entries(db)).toEqual([]);
+      await source.stop();
+      expect(seen.changes()).toHaveLength(5);
+    } finally {
+      await rm(spoolDir, { recursive: true, force: true });
+    }
   });
 });

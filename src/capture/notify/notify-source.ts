@@ -18,8 +18,8 @@ import { DEFAULT_LIVENESS, type LivenessOptions, watchLiveness } from '../livene
 import {
   hstoreSchema,
   type OutboxRow,
-  outboxColumns,
   ShapeTracker,
+  takeOutboxChangesSql,
 } from '../outbox/outbox-rows.js';
 import { readSnapshot } from '../snapshot-reader.js';
 import { Spool, type SpoolEntry } from '../spool.js';
@@ -211,10 +211,8 @@ export class NotifyCaptureSource implements CaptureSource {
     const hstore = (await hstoreSchema(client)) ?? CAPTURE_SCHEMA;
     await client.query('BEGIN');
     try {
-      const { rows } = await client.query<OutboxRow>(
-        `DELETE FROM ${CAPTURE_SCHEMA}.outbox RETURNING ${outboxColumns(hstore)}`,
-      );
-      rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+      // In id order, a chunk row (left by outbox mode) expanded into its changes in turn.
+      const { rows } = await client.query<OutboxRow>(takeOutboxChangesSql(hstore, CAPTURE_SCHEMA));
       const byXid = new Map<string, OutboxRow[]>();
       for (const row of rows) byXid.set(row.xid, [...(byXid.get(row.xid) ?? []), row]);
       const groups = [...byXid.values()].sort((a, b) =>

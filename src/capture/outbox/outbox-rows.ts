@@ -63,21 +63,43 @@ export function outboxChangesSql(
   schema: string,
   afterPosition: bigint,
 ): string {
-  // NOTE: unnest of two arrays pads the shorter one with NULLs, so a chunk row yields one
-  // change per array element and a single-row entry (arrays NULL) exactly one.
+  return `SELECT ${expandedColumns(hstoreSchema)} FROM ${schema}.outbox o
+  ${EXPAND_CHUNKS}
+  WHERE o.position > ${afterPosition} ORDER BY o.position, o.id, c.n`;
+}
+
+/**
+ * Delete every entry of the outbox and return its changes, one result row per change, in id
+ * order: chunk rows expanded in array order, single-row entries as they are. For notify mode's
+ * drain, which takes the whole outbox at once (an outbox left by outbox mode holds chunk rows).
+ *
+ * @example
+ * ```ts
+ * const { rows } = await client.query(takeOutboxChangesSql('crypto_replicator', 'crypto_replicator'));
+ * ```
+ */
+export function takeOutboxChangesSql(hstoreSchema: string, schema: string): string {
+  return `WITH o AS (DELETE FROM ${schema}.outbox RETURNING *)
+  SELECT ${expandedColumns(hstoreSchema)} FROM o ${EXPAND_CHUNKS}
+  ORDER BY o.id, c.n`;
+}
+
+// NOTE: unnest of two arrays pads the shorter one with NULLs, so a chunk row yields one change
+// per array element and a single-row entry (arrays NULL) exactly one.
+const EXPAND_CHUNKS = `CROSS JOIN LATERAL unnest(coalesce(o.new_rows, ARRAY[o.new_row]),
+                            coalesce(o.old_rows, ARRAY[o.old_row]))
+       WITH ORDINALITY AS c(new_one, old_one, n)`;
+
+/** The columns of one change of an outbox entry `o` expanded by {@link EXPAND_CHUNKS}. */
+function expandedColumns(hstoreSchema: string): string {
   // A chunk row's op letter is lower case ('i', 'd'), so that a drainer unaware of chunks
   // refuses it (unknown operation) instead of emitting a change without its row.
-  const columns = outboxColumns(hstoreSchema, {
+  return outboxColumns(hstoreSchema, {
     table: 'o.',
     op: 'upper(o.op::text)',
     new: 'c.new_one',
     old: 'c.old_one',
   });
-  return `SELECT ${columns} FROM ${schema}.outbox o
-  CROSS JOIN LATERAL unnest(coalesce(o.new_rows, ARRAY[o.new_row]),
-                            coalesce(o.old_rows, ARRAY[o.old_row]))
-       WITH ORDINALITY AS c(new_one, old_one, n)
-  WHERE o.position > ${afterPosition} ORDER BY o.position, o.id, c.n`;
 }
 
 /**
