@@ -6,9 +6,9 @@ import { copyLine, copyStatement, parseCopyText } from './batch-sql.js';
 import type { TargetTable } from './target-catalog.js';
 
 /** Rows per COPY statement of a lane; the lane's text is kept until the server accepted it. */
-export const MAX_COPY_ROWS = 100_000;
+export const MAX_COPY_ROWS = 250_000;
 /** Text bytes per COPY statement of a lane (what is kept for the fallback, at most). */
-export const MAX_COPY_BYTES = 8 * 1024 * 1024;
+export const MAX_COPY_BYTES = 16 * 1024 * 1024;
 /** Text handed to the connection at a time. */
 const CHUNK_CHARS = 64 * 1024;
 /** Text buffered in the COPY stream before this thread waits for the socket. */

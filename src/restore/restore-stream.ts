@@ -11,7 +11,7 @@ import type { RestoreTarget } from './restore-target.js';
 import { type ReadSegment, readStream } from './segment-reader.js';
 
 /** Changes applied per database transaction before a commit (at a segment boundary). */
-export const GROUP_CHANGES = 100_000;
+export const GROUP_CHANGES = 250_000;
 
 /** Progress figures for a terminal display. */
 export interface RestoreProgressEvent {
