@@ -10,7 +10,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { ChangeRecord, SchemaRecord, Transaction } from '../src/change/change.js';
 import { DEFAULT_MAX_HEAP_MB, MAX_SEMI_SPACE_MB } from '../src/cli/bounded-heap.js';
 import { loadIdentity, loadRecipient, loadSigningKey, loadVerifyKey } from '../src/keys/index.js';
-import { openInWorkerByDefault, restore } from '../src/restore/restore.js';
+import { restore } from '../src/restore/restore.js';
 import { DIGEST_SESSION_SQL, tableDigest } from '../src/restore/table-digest.js';
 import { verifyStore } from '../src/restore/verify-store.js';
 import { GENESIS_HASH, sealSegment, segmentName } from '../src/segment/index.js';
@@ -384,7 +384,7 @@ function openMode(mode: string | undefined): boolean | undefined {
 async function child(storeDir: string, url: string): Promise<void> {
   const identity = await loadIdentity(KEYS.identity);
   const verifyKey = await loadVerifyKey(KEYS.verify);
-  const openInWorker = openMode(process.env.BENCH_RESTORE_OPEN) ?? openInWorkerByDefault();
+  const openInWorker = openMode(process.env.BENCH_RESTORE_OPEN) ?? false;
   const mainBefore = await processCpuSeconds(process.pid, process.pid);
   const cpuBefore = process.cpuUsage();
   const started = performance.now();

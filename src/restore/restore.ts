@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import type { TableName } from '../change/change.js';
 import { qualifiedName } from '../change/change.js';
 import { AuthenticationError, IntegrityError, UsageError } from '../errors.js';
@@ -50,9 +49,11 @@ export interface RestoreOptions {
   prefetchSegments?: number;
   /**
    * Open segments (verify, decrypt, decode) in a worker thread while this thread applies the
-   * ones before. Default: only with more than two cores ({@link openInWorkerByDefault}).
-   * On this thread, opening overlaps only with the database's own work but costs less CPU in
-   * all (no hand-over between threads). See docs/RESTORE.md, "How restore applies changes".
+   * ones before. Default: false, on this thread, where a segment's transactions are decoded one
+   * at a time as they are applied. NOTE: the worker must decode a whole segment and pack it to
+   * hand it over; measured on two cores (docs/BENCHMARKS.md) that single thread needed about
+   * 2.5 s of CPU per million changes, twice what the applying thread needs for all its work, so
+   * it is the slower path however many cores there are. See docs/RESTORE.md.
    */
   openInWorker?: boolean;
   /** Changes per database transaction (committed at segment boundaries). */
@@ -152,22 +153,6 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
   return report;
 }
 
-/**
- * Whether segments are opened in a worker thread unless told otherwise: with more than two
- * cores. NOTE: measured on two cores with the database on the same machine (docs/BENCHMARKS.md),
- * the worker cost about 1.5 s more CPU per million changes (packing and unpacking rows between
- * threads, a second heap to collect) than it saved, because the database and the garbage
- * collector's helper threads already kept both cores busy.
- *
- * @example
- * ```ts
- * openInWorkerByDefault(); // => false on a two-core machine
- * ```
- */
-export function openInWorkerByDefault(): boolean {
-  return availableParallelism() > 2;
-}
-
 /** Throw when the store no longer holds a head recorded earlier; nothing has been applied. */
 async function refuseRollback(options: RestoreOptions, plans: StreamPlan[]): Promise<void> {
   const heads = options.expectHeads ?? [];
@@ -212,7 +197,7 @@ async function restoreStreams(
 
     const outcome = await restoreStream({
       ...options,
-      openInWorker: options.openInWorker ?? openInWorkerByDefault(),
+      openInWorker: options.openInWorker ?? false,
       plan,
       target: run.target,
       until: run.until,
