@@ -5,17 +5,10 @@ import { IntegrityError, UsageError } from '../errors.js';
 
 export { COPY_MIN_ROWS, MAX_BATCH_BYTES, MAX_BATCH_ROWS } from './change-batch.js';
 
+import { ApplyQueue } from './apply-queue.js';
 import { matchedRowStatement } from './batch-sql.js';
-import {
-  addRow,
-  type Batch,
-  type BatchOutcome,
-  COPY_MIN_ROWS,
-  MAX_BATCH_ROWS,
-  queueBatch,
-  upsertRows,
-} from './change-batch.js';
-import { CopyLane } from './copy-lane.js';
+import { addRow, type Batch, COPY_MIN_ROWS } from './change-batch.js';
+import type { CopyLane } from './copy-lane.js';
 import { addMissingColumns, createTable } from './create-schema.js';
 import { describeError } from './database-error.js';
 import { describeTable, type TargetTable, tableHasRows } from './target-catalog.js';
@@ -27,18 +20,6 @@ export interface TableCounts {
   deleted: number;
   truncated: number;
   snapshotRows: number;
-}
-
-/**
- * Batches queued on the connection ahead of this thread: one being applied by the server and
- * the next waiting, so the server goes on while this thread decodes; memory stays bounded.
- */
-const QUEUED_BATCHES = 2;
-
-/** A batch whose statements are queued on the connection. */
-interface QueuedBatch {
-  batch: Batch;
-  outcome: Promise<BatchOutcome>;
 }
 
 export interface ChangeApplierOptions {
@@ -74,14 +55,14 @@ export class ChangeApplier {
   private readonly options: ChangeApplierOptions;
   private readonly known = new Map<string, TargetTable>();
   private readonly warned = new Set<string>();
+  /** The batch being built; never there while a COPY is streamed ({@link ApplyQueue.lane}). */
   private batch: Batch | undefined;
-  private queued: QueuedBatch[] = [];
-  /** The run of inserts being streamed with COPY; never open together with {@link batch}. */
-  private lane: CopyLane | undefined;
+  private readonly queue: ApplyQueue;
 
   constructor(options: ChangeApplierOptions) {
     this.options = options;
     this.allowNonempty = options.allowNonempty ?? false;
+    this.queue = new ApplyQueue(options.client);
   }
 
   /** Replace the counts (after a rollback, with those of the last commit). */
@@ -95,15 +76,15 @@ export class ChangeApplier {
    */
   apply(record: ChangeRecord | SchemaRecord): Promise<void> | undefined {
     if (record.kind === 'change') {
-      const fast = this.lane !== undefined ? this.joinLane(record) : this.joinCurrentBatch(record);
+      const lane = this.queue.lane;
+      const fast = lane !== undefined ? this.joinLane(lane, record) : this.joinCurrentBatch(record);
       if (fast !== false) return fast;
     }
     return this.applySlowly(record);
   }
 
   /** The hottest path: an insert that continues the COPY being streamed. */
-  private joinLane(change: ChangeRecord): Promise<void> | undefined | false {
-    const lane = this.lane!;
+  private joinLane(lane: CopyLane, change: ChangeRecord): Promise<void> | undefined | false {
     const row = change.new;
     if (change.op !== 'INSERT' || row === undefined || change.old !== undefined) return false;
     const table = lane.table.table;
@@ -117,7 +98,8 @@ export class ChangeApplier {
     else counts.inserted++;
     const waiting = lane.add(row);
     if (!lane.full()) return waiting;
-    return waiting === undefined ? this.endLane() : waiting.then(() => this.endLane());
+    const end = () => this.queue.endLane();
+    return waiting === undefined ? end() : waiting.then(end);
   }
 
   /**
@@ -157,15 +139,18 @@ export class ChangeApplier {
     else counts.inserted++;
     if (addRow(batch, row, change.op === 'INSERT')) {
       this.batch = undefined;
-      return this.dispatch(batch);
+      return this.queue.send(batch);
     }
-    if (batch.rows.length === COPY_MIN_ROWS && laneable(batch)) return this.startLane(batch);
+    if (batch.rows.length === COPY_MIN_ROWS && laneable(batch)) {
+      this.batch = undefined;
+      return this.queue.startLane(batch);
+    }
     return undefined;
   }
 
   private async applySlowly(record: ChangeRecord | SchemaRecord): Promise<void> {
     if (!this.selected(record.table)) return;
-    await this.endLane();
+    await this.queue.endLane();
     if (record.kind === 'schema') {
       await this.flush();
       await this.applySchema(record);
@@ -176,89 +161,23 @@ export class ChangeApplier {
 
   /** Send the pending batch and wait until every batch sent has been applied. */
   async flush(): Promise<void> {
-    await this.endLane();
     const batch = this.batch;
     this.batch = undefined;
-    if (batch !== undefined) await this.dispatch(batch);
-    while (this.queued.length > 0) await this.settleOldest();
-  }
-
-  /**
-   * Queue a batch on the connection behind those already queued, first waiting for the oldest
-   * when {@link QUEUED_BATCHES} are queued. Statements stay in order: batches and lanes go
-   * through the connection's queue, and every other statement is sent after {@link flush}.
-   */
-  private async dispatch(batch: Batch): Promise<void> {
-    while (this.queued.length >= QUEUED_BATCHES) await this.settleOldest();
-    this.queued.push({ batch, outcome: queueBatch(this.options.client, batch) });
-  }
-
-  /** Wait for the oldest queued batch; a failure waits for those behind it, then throws. */
-  private async settleOldest(): Promise<void> {
-    const { batch, outcome } = this.queued.shift()!;
-    const ended = await outcome;
-    if (ended.kind === 'applied') return;
-    await this.settle();
-    throw describeError(`apply changes to table ${batch.name}`, ended.error);
-  }
-
-  /**
-   * Turn a batch of inserts that reached {@link COPY_MIN_ROWS} rows into a COPY streamed as
-   * rows come ({@link CopyLane}), after the batches queued before it are applied (so that a
-   * lane that meets an existing key only has itself to undo).
-   */
-  private async startLane(batch: Batch): Promise<void> {
-    this.batch = undefined;
-    while (this.queued.length > 0) await this.settleOldest();
-    const lane = CopyLane.open(this.options.client, batch, { savepoint: batch.kind === 'upsert' });
-    this.lane = lane;
-    for (const row of batch.rows) {
-      const waiting = lane.add(row);
-      if (waiting !== undefined) await waiting;
-    }
-  }
-
-  /**
-   * End the COPY being streamed and wait for it. One that met a key already present is rolled
-   * back to its savepoint and its rows applied as upserts (the last change of a key wins).
-   */
-  private async endLane(): Promise<void> {
-    const lane = this.lane;
-    if (lane === undefined) return;
-    this.lane = undefined;
-    const { client } = this.options;
-    const ended = await lane.finish(client);
-    try {
-      if (ended.kind === 'failed') throw ended.error;
-      if (ended.kind === 'applied') return;
-      await client.query('ROLLBACK TO SAVEPOINT cr_copy');
-      await client.query('RELEASE SAVEPOINT cr_copy');
-      const rows = lane.rows();
-      for (let start = 0; start < rows.length; start += MAX_BATCH_ROWS) {
-        const part = rows.slice(start, start + MAX_BATCH_ROWS);
-        await upsertRows(client, lane.table, lane.columns, part);
-      }
-    } catch (error) {
-      throw describeError(`apply changes to table ${lane.name}`, error);
-    }
+    if (batch !== undefined) await this.queue.send(batch);
+    await this.queue.flush();
   }
 
   /** Drop the pending batch and the open COPY, and wait, ignoring their outcome, for the rest. */
   async settle(): Promise<void> {
     this.batch = undefined;
-    const lane = this.lane;
-    this.lane = undefined;
-    await lane?.abort();
-    const queued = this.queued.splice(0);
-    await Promise.all(queued.map((entry) => entry.outcome));
+    await this.queue.settle();
   }
 
   /** Forget cached table shapes (after a rollback that may have undone a CREATE). */
   forgetTables(): void {
     this.known.clear();
     this.batch = undefined;
-    this.lane = undefined;
-    this.queued = [];
+    this.queue.reset();
   }
 
   private selected(table: TableName): boolean {
@@ -494,7 +413,7 @@ export class ChangeApplier {
       current.columns.every((column, i) => column === columns[i]);
     if (!same && current !== undefined) {
       this.batch = undefined;
-      await this.dispatch(current);
+      await this.queue.send(current);
     }
 
     let batch = this.batch;
@@ -513,9 +432,10 @@ export class ChangeApplier {
 
     if (addRow(batch, row, insert)) {
       this.batch = undefined;
-      await this.dispatch(batch);
+      await this.queue.send(batch);
     } else if (batch.rows.length === COPY_MIN_ROWS && laneable(batch)) {
-      await this.startLane(batch);
+      this.batch = undefined;
+      await this.queue.startLane(batch);
     }
   }
 }

@@ -7,7 +7,7 @@ import type { TargetTable } from './target-catalog.js';
 export const MAX_BATCH_ROWS = 5_000;
 /** Approximate text bytes per batch statement. */
 export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
-/** Smallest run of inserts sent with COPY (a {@link CopyLane}) rather than INSERT … SELECT unnest. */
+/** Smallest run of inserts streamed with COPY (a CopyLane) rather than INSERT … SELECT unnest. */
 export const COPY_MIN_ROWS = 32;
 
 /** Consecutive changes of one table, kind and column list, sent as one statement. */
