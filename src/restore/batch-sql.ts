@@ -146,25 +146,11 @@ export function copyLine(row: Row, columns: string[]): string {
   return `${line}\n`;
 }
 
-/**
- * Encode rows as COPY text format lines.
- *
- * @example
- * ```ts
- * copyText([{ id: '1', note: null }], ['id', 'note']); // => '1\t\\N\n'
- * ```
- */
-export function copyText(rows: Iterable<Row>, columns: string[]): string {
-  let text = '';
-  for (const row of rows) text += copyLine(row, columns);
-  return text;
-}
-
 /** COPY text escapes and what they stand for. */
 const UNESCAPE: Record<string, string> = { '\\': '\\', t: '\t', n: '\n', r: '\r' };
 
 /**
- * Read rows back from COPY text that {@link copyText} wrote (the inverse, for text this module
+ * Read rows back from COPY text made of {@link copyLine} lines (the inverse, for text this module
  * produced; not a general COPY parser).
  *
  * @example

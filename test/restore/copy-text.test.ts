@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Row } from '../../src/change/change.js';
-import { copyLine, copyText, parseCopyText } from '../../src/restore/batch-sql.js';
+import { copyLine, parseCopyText } from '../../src/restore/batch-sql.js';
 
 // The COPY lane keeps the text it sent and reads the rows back from it when the COPY meets an
 // existing key; these check that reading back gives exactly the rows written.
@@ -20,7 +20,8 @@ describe('COPY text', () => {
     fc.assert(
       fc.property(rows, (values) => {
         const written = values.map((row) => rowOf(columns, row));
-        const read = parseCopyText(copyText(written, columns), columns);
+        const text = written.map((row) => copyLine(row, columns)).join('');
+        const read = parseCopyText(text, columns);
         expect(read).toEqual(written);
         for (const row of read) {
           expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
