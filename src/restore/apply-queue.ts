@@ -78,12 +78,11 @@ export class ApplyQueue {
     const lane = this.#lane;
     if (lane === undefined) return;
     this.#lane = undefined;
-    const ended = await lane.finish(this.client);
+    const ended = await lane.finish();
     try {
       if (ended.kind === 'failed') throw ended.error;
       if (ended.kind === 'applied') return;
-      await this.client.query('ROLLBACK TO SAVEPOINT cr_copy');
-      await this.client.query('RELEASE SAVEPOINT cr_copy');
+      await lane.undo();
       const rows = lane.rows();
       for (let start = 0; start < rows.length; start += MAX_BATCH_ROWS) {
         const part = rows.slice(start, start + MAX_BATCH_ROWS);

@@ -137,7 +137,15 @@ export class ChangeApplier {
     else if (change.op === 'UPDATE') counts.updated++;
     else if (change.snapshot) counts.snapshotRows++;
     else counts.inserted++;
-    if (addRow(batch, row, change.op === 'INSERT')) {
+    return this.added(batch, addRow(batch, row, change.op === 'INSERT'));
+  }
+
+  /**
+   * After a row joined the batch: send it when full, or stream it with COPY once it is a run
+   * of inserts long enough; undefined (no promise) when it simply grows.
+   */
+  private added(batch: Batch, full: boolean): Promise<void> | undefined {
+    if (full) {
       this.batch = undefined;
       return this.queue.send(batch);
     }
@@ -430,13 +438,7 @@ export class ChangeApplier {
       this.batch = batch;
     }
 
-    if (addRow(batch, row, insert)) {
-      this.batch = undefined;
-      await this.queue.send(batch);
-    } else if (batch.rows.length === COPY_MIN_ROWS && laneable(batch)) {
-      this.batch = undefined;
-      await this.queue.startLane(batch);
-    }
+    await this.added(batch, addRow(batch, row, insert));
   }
 }
 

@@ -7,8 +7,13 @@ import type { TargetTable } from './target-catalog.js';
 
 /** Rows per COPY statement of a lane; the lane's text is kept until the server accepted it. */
 export const MAX_COPY_ROWS = 250_000;
-/** Text bytes per COPY statement of a lane (what is kept for the fallback, at most). */
-export const MAX_COPY_BYTES = 16 * 1024 * 1024;
+/**
+ * Text per COPY statement of a lane, in UTF-16 code units (what is kept for the fallback, at
+ * most; about as many bytes for the mostly ASCII text of PostgreSQL values).
+ */
+export const MAX_COPY_CHARS = 16 * 1024 * 1024;
+/** The savepoint a lane's COPY runs under. */
+const SAVEPOINT = 'cr_copy';
 /** Text handed to the connection at a time. */
 const CHUNK_CHARS = 64 * 1024;
 /** Text buffered in the COPY stream before this thread waits for the socket. */
@@ -35,13 +40,13 @@ export type LaneOutcome =
  * decodes the next ones (a batch built first and sent after would make the two take turns).
  * Under a savepoint for a keyed table: a key already present fails the COPY, and the caller
  * rolls back to the savepoint and applies {@link rows} as an upsert. The text sent is kept for
- * that (at most {@link MAX_COPY_BYTES}); rows themselves are not kept.
+ * that (at most {@link MAX_COPY_CHARS}); rows themselves are not kept.
  *
  * @example
  * ```ts
  * const lane = CopyLane.open(client, { table, name, columns }, { savepoint: true });
  * await lane.add(row);
- * const outcome = await lane.finish();
+ * if ((await lane.finish()).kind === 'duplicate') await lane.undo();
  * ```
  */
 export class CopyLane {
@@ -50,7 +55,8 @@ export class CopyLane {
   readonly name: string;
   readonly columns: string[];
   readonly savepoint: boolean;
-  rowCount = 0;
+  private readonly client: pg.ClientBase;
+  private rowCount = 0;
   private readonly stream: CopyStreamQuery;
   private readonly statements: Array<Promise<unknown>>;
   private readonly sent: string[] = [];
@@ -64,9 +70,10 @@ export class CopyLane {
     this.name = target.name;
     this.columns = columns;
     this.savepoint = savepoint;
+    this.client = client;
     // Queued behind whatever the connection is doing; rows written before the server is ready
     // for them wait in the stream.
-    const opening = savepoint ? client.query('SAVEPOINT cr_copy') : Promise.resolve();
+    const opening = savepoint ? client.query(`SAVEPOINT ${SAVEPOINT}`) : Promise.resolve();
     this.stream = client.query(
       copyFrom(copyStatement(table, columns), { highWaterMark: STREAM_HIGH_WATER }),
     );
@@ -90,7 +97,7 @@ export class CopyLane {
 
   /** True when the lane holds as much as one COPY should. */
   full(): boolean {
-    return this.rowCount >= MAX_COPY_ROWS || this.sentChars + this.pending.length >= MAX_COPY_BYTES;
+    return this.rowCount >= MAX_COPY_ROWS || this.sentChars + this.pending.length >= MAX_COPY_CHARS;
   }
 
   /**
@@ -105,7 +112,7 @@ export class CopyLane {
   }
 
   /** Send the rest, end the COPY, and say how it ended (the savepoint released when applied). */
-  async finish(client: pg.ClientBase): Promise<LaneOutcome> {
+  async finish(): Promise<LaneOutcome> {
     if (this.pending.length > 0) this.write();
     if (!this.stream.destroyed) this.stream.end();
     const settled = await Promise.allSettled(this.statements);
@@ -118,8 +125,14 @@ export class CopyLane {
       }
       return { kind: 'failed', error };
     }
-    if (this.savepoint) await client.query('RELEASE SAVEPOINT cr_copy');
+    if (this.savepoint) await this.client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
     return { kind: 'applied' };
+  }
+
+  /** After a `duplicate`: undo the COPY back to its savepoint (then apply {@link rows}). */
+  async undo(): Promise<void> {
+    await this.client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+    await this.client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
   }
 
   /** Abandon the COPY (the caller rolls the transaction back): the server gets a CopyFail. */
