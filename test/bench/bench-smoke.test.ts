@@ -24,6 +24,7 @@ const EXPECTED: Record<string, RegExp[]> = {
   capture: [
     /source writes, outbox installed/,
     /source writes, logical installed/,
+    /source writes, outbox floor: empty outbox row/,
     /replicator drain to folder store/,
     /commit→stored latency .* p99/,
     /replicator peak RSS/,
