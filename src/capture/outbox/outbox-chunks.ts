@@ -52,7 +52,9 @@ export function chunkFunctionSql(options: ChunkFunctionOptions): string {
   // NOTE: each SQL statement a trigger runs costs about 10 µs per application statement, more
   // than a 10-row statement's data, so the common case is one statement. Its LIMIT and FILTER
   // keep the array it builds small whatever the statement holds (at most MAX_CHUNK_ROWS + 1
-  // rows of at most FAST_ROW_BYTES); HAVING then writes it only when it took every row. Rows
+  // rows of at most FAST_ROW_BYTES); HAVING then writes it only when it took every row. HAVING
+  // names the same aggregate, which PostgreSQL computes once (a separate bool_and over the row
+  // sizes cost about 2.5 µs per 10-row statement, a fifteenth of the function). Rows
   // of one INSERT or DELETE statement do not depend on each other, so their order inside it
   // does not change what a restore applies; across chunks the loop keeps it anyway, one
   // INSERT per chunk in turn, so chunk ids follow the statement (the drain orders by id).
@@ -69,7 +71,7 @@ BEGIN
     FROM (SELECT ${hstore}.hstore(x.*) AS r FROM ${options.transitionTable} x
            LIMIT ${MAX_CHUNK_ROWS + 1}) s
   HAVING count(*) BETWEEN 1 AND ${MAX_CHUNK_ROWS}
-     AND bool_and(pg_column_size(r) <= ${FAST_ROW_BYTES});
+     AND cardinality(array_agg(r) FILTER (WHERE pg_column_size(r) <= ${FAST_ROW_BYTES})) = count(*);
   IF FOUND THEN
     ${options.onChanged}
     RETURN NULL;
