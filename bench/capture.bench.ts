@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import type { CaptureMode } from '../src/capture/capture-source.js';
 import { createCaptureSource, installCapture } from '../src/capture/index.js';
-import { CAPTURE_SCHEMA } from '../src/capture/install-sql.js';
+import { CAPTURE_SCHEMA, INSERT_TRIGGER } from '../src/capture/install-sql.js';
 import { parseTableName } from '../src/change/change.js';
 import { loadRecipient } from '../src/keys/index.js';
 import { ReplicatorMetrics } from '../src/observability/metrics.js';
@@ -29,6 +29,8 @@ const BACKLOG_ROWS = Number(process.env.BENCH_CAPTURE_ROWS ?? 1_000_000);
 const WRITE_ROWS = Number(process.env.BENCH_WRITE_ROWS ?? 60_000);
 /** Rounds of the write-rate comparison, modes interleaved; each mode's best round counts. */
 const WRITE_ROUNDS = Number(process.env.BENCH_WRITE_ROUNDS ?? 4);
+/** Statements timed with EXPLAIN ANALYZE per outbox variant (the trigger-time figures). */
+const EXPLAIN_STATEMENTS = Number(process.env.BENCH_EXPLAIN_STATEMENTS ?? 500);
 /** Seconds of steady 1,000 rows/s for the latency figure. */
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 10);
 const FLUSH_INTERVAL_MS = 250;
@@ -148,6 +150,30 @@ async function writeRates(server: TestPostgres, report: BenchReport): Promise<vo
       target: targets[mode],
     });
   }
+  // The outbox trigger's own time per statement, timed by the server: far steadier than rates.
+  const timed: WriteMode[] = ['none', 'outbox', ...floors];
+  const times = new Map<WriteMode, { execution: number; trigger: number }>();
+  for (const mode of timed) {
+    const offset = WRITE_ROUNDS * WRITE_ROWS;
+    times.set(mode, await statementTimes(server.url(`write_${modes.indexOf(mode)}`), offset));
+  }
+  const statement = { name: 'the statement, no capture', value: times.get('none')!.execution };
+  report.add({
+    group: GROUP,
+    name: 'one 10-row INSERT, no capture (server execution time, median)',
+    value: statement.value,
+    unit: 'µs',
+  });
+  for (const mode of timed.slice(1)) {
+    report.add({
+      group: GROUP,
+      name: `insert trigger per 10-row INSERT, ${mode === 'outbox' ? 'outbox installed' : mode} (median)`,
+      value: times.get(mode)!.trigger,
+      unit: 'µs',
+      baseline: statement,
+    });
+  }
+
   const cpuBaseline = { name: 'no capture', value: median(cpu.get('none')!) };
   for (const mode of modes) {
     const label =
@@ -176,6 +202,48 @@ async function backendCpuMicros(pid: number): Promise<number> {
     return Number.NaN;
   }
 }
+
+/**
+ * One client runs EXPLAIN_STATEMENTS 10-row INSERTs under EXPLAIN ANALYZE and returns the
+ * medians of the server's execution time and of the time spent in the insert statement trigger,
+ * in µs (EXPLAIN reports a trigger's time only with node timing on, which adds a little to the
+ * execution time). The first tenth warms caches and is dropped.
+ */
+async function statementTimes(
+  url: string,
+  offset: number,
+): Promise<{ execution: number; trigger: number }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const execution: number[] = [];
+  const trigger: number[] = [];
+  try {
+    for (let i = 0; i < EXPLAIN_STATEMENTS; i++) {
+      const first = offset + i * 10;
+      const values = Array.from(
+        { length: 10 },
+        (_, k) => `(${first + k}, 'payload ${first + k}', ${k}, now())`,
+      );
+      const result = await client.query<{ 'QUERY PLAN': ExplainOutput }>(
+        `EXPLAIN (ANALYZE, FORMAT JSON) INSERT INTO bench VALUES ${values.join(',')}`,
+      );
+      if (i < EXPLAIN_STATEMENTS / 10) continue;
+      const plan = result.rows[0]!['QUERY PLAN'][0]!;
+      execution.push(plan['Execution Time'] * 1000);
+      const fired = (plan.Triggers ?? []).filter((t) => t['Trigger Name'] === INSERT_TRIGGER);
+      trigger.push(fired.reduce((sum, t) => sum + t.Time, 0) * 1000);
+    }
+  } finally {
+    await client.end();
+  }
+  return { execution: median(execution), trigger: median(trigger) };
+}
+
+/** The part of EXPLAIN (FORMAT JSON) output read here. */
+type ExplainOutput = {
+  'Execution Time': number;
+  Triggers?: { 'Trigger Name': string; Time: number }[];
+}[];
 
 async function insertRate(
   url: string,
