@@ -152,27 +152,44 @@ async function writeRates(server: TestPostgres, report: BenchReport): Promise<vo
   }
   // The outbox trigger's own time per statement, timed by the server: far steadier than rates.
   const timed: WriteMode[] = ['none', 'outbox', ...floors];
-  const times = new Map<WriteMode, { execution: number; trigger: number }>();
-  for (const mode of timed) {
-    const offset = WRITE_ROUNDS * WRITE_ROWS;
-    times.set(mode, await statementTimes(server.url(`write_${modes.indexOf(mode)}`), offset));
-  }
-  const statement = { name: 'the statement, no capture', value: times.get('none')!.execution };
-  report.add({
-    group: GROUP,
-    name: 'one 10-row INSERT, no capture (server execution time, median)',
-    value: statement.value,
-    unit: 'µs',
-  });
-  for (const mode of timed.slice(1)) {
+  let offset = WRITE_ROUNDS * WRITE_ROWS;
+  const timeAll = async (shape: StatementShape, modesTimed: WriteMode[]) => {
+    const times = new Map<WriteMode, { execution: number; trigger: number }>();
+    for (const mode of modesTimed) {
+      times.set(
+        mode,
+        await statementTimes(server.url(`write_${modes.indexOf(mode)}`), offset, shape),
+      );
+    }
+    offset += EXPLAIN_STATEMENTS * shape.rows;
+    return times;
+  };
+  const addTimes = (
+    shape: StatementShape,
+    times: Map<WriteMode, { execution: number; trigger: number }>,
+  ) => {
+    const what = `${shape.rows}-row INSERT${shape.payloadBytes > 0 ? ` of ${shape.payloadBytes}-byte rows` : ''}`;
+    const statement = { name: 'the statement, no capture', value: times.get('none')!.execution };
     report.add({
       group: GROUP,
-      name: `insert trigger per 10-row INSERT, ${mode === 'outbox' ? 'outbox installed' : mode} (median)`,
-      value: times.get(mode)!.trigger,
+      name: `one ${what}, no capture (server execution time, median)`,
+      value: statement.value,
       unit: 'µs',
-      baseline: statement,
     });
-  }
+    for (const mode of [...times.keys()].filter((m) => m !== 'none')) {
+      report.add({
+        group: GROUP,
+        name: `insert trigger per ${what}, ${mode === 'outbox' ? 'outbox installed' : mode} (median)`,
+        value: times.get(mode)!.trigger,
+        unit: 'µs',
+        baseline: statement,
+      });
+    }
+  };
+  addTimes(TEN_SMALL_ROWS, await timeAll(TEN_SMALL_ROWS, timed));
+  // How the trigger's cost scales with statement and row size: its fixed part (one outbox row per
+  // statement) weighs less on larger statements, its conversion grows with the bytes it carries.
+  for (const shape of OTHER_SHAPES) addTimes(shape, await timeAll(shape, ['none', 'outbox']));
 
   const cpuBaseline = { name: 'no capture', value: median(cpu.get('none')!) };
   for (const mode of modes) {
@@ -203,8 +220,18 @@ async function backendCpuMicros(pid: number): Promise<number> {
   }
 }
 
+/** A statement timed by statementTimes: rows per INSERT; payloadBytes 0 for the bench's short text. */
+type StatementShape = { rows: number; payloadBytes: number };
+const TEN_SMALL_ROWS: StatementShape = { rows: 10, payloadBytes: 0 };
+const OTHER_SHAPES: StatementShape[] = [
+  { rows: 1, payloadBytes: 0 },
+  { rows: 100, payloadBytes: 0 },
+  // Below the TOAST threshold (about 2 kB), so the row is stored as written.
+  { rows: 10, payloadBytes: 1000 },
+];
+
 /**
- * One client runs EXPLAIN_STATEMENTS 10-row INSERTs under EXPLAIN ANALYZE and returns the
+ * One client runs EXPLAIN_STATEMENTS INSERTs of the given shape under EXPLAIN ANALYZE and returns the
  * medians of the server's execution time and of the time spent in the insert statement trigger,
  * in µs (EXPLAIN reports a trigger's time only with node timing on, which adds a little to the
  * execution time). The first tenth warms caches and is dropped.
@@ -212,6 +239,7 @@ async function backendCpuMicros(pid: number): Promise<number> {
 async function statementTimes(
   url: string,
   offset: number,
+  shape: StatementShape,
 ): Promise<{ execution: number; trigger: number }> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -219,11 +247,14 @@ async function statementTimes(
   const trigger: number[] = [];
   try {
     for (let i = 0; i < EXPLAIN_STATEMENTS; i++) {
-      const first = offset + i * 10;
-      const values = Array.from(
-        { length: 10 },
-        (_, k) => `(${first + k}, 'payload ${first + k}', ${k}, now())`,
-      );
+      const first = offset + i * shape.rows;
+      const values = Array.from({ length: shape.rows }, (_, k) => {
+        const payload =
+          shape.payloadBytes > 0
+            ? String(first + k).padEnd(shape.payloadBytes, 'x')
+            : `payload ${first + k}`;
+        return `(${first + k}, '${payload}', ${k}, now())`;
+      });
       const result = await client.query<{ 'QUERY PLAN': ExplainOutput }>(
         `EXPLAIN (ANALYZE, FORMAT JSON) INSERT INTO bench VALUES ${values.join(',')}`,
       );
