@@ -71,7 +71,10 @@ function plainPhase(line: (text: string) => void, label: string, total: number):
         nextMark++;
         crossed = true;
       }
-      if (crossed) line(`  ${label}: ${formatCount(done)} of ${formatCount(total)}`);
+      // Clamped as the bar is: a restore also counts the snapshot's changes, which the total
+      // (the changes written) leaves out; the phase's closing line says how many there were.
+      if (crossed)
+        line(`  ${label}: ${formatCount(Math.min(done, total))} of ${formatCount(total)}`);
     },
     done: (text) => line(text),
   };

@@ -83,6 +83,14 @@ describe('crypto-replicator demo', () => {
     expect(result.code).toBe(0);
     // Non-TTY output: plain progress lines, no terminal control sequences.
     expect(result.stdout).not.toContain('\u001b[');
+    // No progress line counts past its total (the restore also applies the snapshot's changes).
+    const progress = [...result.stdout.matchAll(/^ {2}\w+: ([\d,]+) of ([\d,]+)$/gm)];
+    expect(progress.length).toBeGreaterThan(0);
+    for (const [, done, total] of progress) {
+      expect(Number(done!.replaceAll(',', ''))).toBeLessThanOrEqual(
+        Number(total!.replaceAll(',', '')),
+      );
+    }
     expect(result.stdout).toMatch(
       /replicated {2}510 changes \(300 inserts, 150 updates, 60 deletes/,
     );
