@@ -73,6 +73,11 @@ END $$`,
     `ALTER TABLE ${S}.outbox ADD COLUMN IF NOT EXISTS old_rows ${hstore}.hstore[]`,
     `CREATE INDEX IF NOT EXISTS outbox_position ON ${S}.outbox (position, id)
   WHERE position IS NOT NULL`,
+    // The drain's look at waiting rows (outbox-drain.ts): the oldest by id, and whether a
+    // transaction has more of them further on. Without these each round read the whole backlog.
+    `CREATE INDEX IF NOT EXISTS outbox_waiting ON ${S}.outbox (id) WHERE position IS NULL`,
+    `CREATE INDEX IF NOT EXISTS outbox_waiting_xid ON ${S}.outbox (xid, id)
+  WHERE position IS NULL`,
     `CREATE SEQUENCE IF NOT EXISTS ${S}.drain_position`,
     `CREATE TABLE IF NOT EXISTS ${S}.state (name text PRIMARY KEY, value text NOT NULL)`,
     // NOTE: INSERT and DELETE are captured per statement from transition tables, as chunk rows

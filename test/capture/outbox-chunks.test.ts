@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CaptureSource } from '../../src/capture/capture-source.js';
 import { createCaptureSource, installCapture } from '../../src/capture/index.js';
 import {
@@ -189,6 +189,116 @@ describe('outbox chunk rows', () => {
     } finally {
       await client.end();
     }
+  });
+
+  describe('a drain round looks at a window of the oldest waiting rows', () => {
+    /**
+     * Run `steps` (each one statement on a named session: 'a' or 'b'), each session in its own
+     * transaction, committed by 'commit a' or 'commit b'. Returns each session's xid by name.
+     */
+    const interleave = async (steps: string[]): Promise<Record<string, string>> => {
+      const clients: Record<string, pg.Client> = {};
+      const xids: Record<string, string> = {};
+      try {
+        for (const step of steps) {
+          const [verb, name] = step.split(' ') as [string, string];
+          if (clients[name] === undefined) {
+            clients[name] = new pg.Client({ connectionString: server.url('stamp') });
+            await clients[name].connect();
+            await clients[name].query('BEGIN');
+            xids[name] = (
+              await clients[name].query<{ x: string }>('SELECT pg_current_xact_id()::text AS x')
+            ).rows[0]!.x;
+          }
+          if (verb === 'commit') {
+            await clients[name].query('COMMIT');
+          } else {
+            await clients[name].query('INSERT INTO items VALUES ($1, $2)', [Number(verb), name]);
+          }
+        }
+      } finally {
+        for (const client of Object.values(clients)) await client.end();
+      }
+      return xids;
+    };
+    /** Transactions stamped so far, in position order. */
+    const stampedOrder = async (xids: Record<string, string>) => {
+      const byXid = Object.fromEntries(Object.entries(xids).map(([name, xid]) => [xid, name]));
+      const rows = await server.query<{ xid: string }>(
+        `SELECT xid::text FROM crypto_replicator.outbox WHERE position IS NOT NULL
+          GROUP BY xid ORDER BY min(position)`,
+        [],
+        'stamp',
+      );
+      return rows.map((row) => byXid[row.xid]);
+    };
+    const withClient = async <T>(work: (client: pg.Client) => Promise<T>): Promise<T> => {
+      const client = new pg.Client({ connectionString: server.url('stamp') });
+      await client.connect();
+      try {
+        return await work(client);
+      } finally {
+        await client.end();
+      }
+    };
+
+    beforeEach(async () => {
+      await server.query('DELETE FROM items', [], 'stamp');
+      await server.query('DELETE FROM crypto_replicator.outbox', [], 'stamp');
+    });
+
+    it('leaves a transaction with rows beyond the window for a later round, order kept', async () => {
+      // Waiting rows by id: a, b, c, a (a is open while b and c commit).
+      const xids = await interleave([
+        '1 a',
+        '2 b',
+        'commit b',
+        '3 c',
+        'commit c',
+        '4 a',
+        'commit a',
+      ]);
+      await withClient(async (client) => {
+        // A window of two rows sees a and b; a has a row further on, so only b is whole.
+        expect(await stampPending(client, 1_000, 2)).toBe(1);
+        expect(await stampedOrder(xids)).toEqual(['b']);
+        expect(await stampPending(client, 1_000, 2)).toBe(1);
+        expect(await stampedOrder(xids)).toEqual(['b', 'c']);
+        expect(await stampPending(client, 1_000, 2)).toBe(1);
+        expect(await stampPending(client, 1_000, 2)).toBe(0);
+      });
+      // The same order a round over the whole backlog gives: by each transaction's last id.
+      expect(await stampedOrder(xids)).toEqual(['b', 'c', 'a']);
+    });
+
+    it('reads the whole backlog when no transaction fits in the window', async () => {
+      // Waiting rows by id: a, b, b, b, a. A window of two rows holds no whole transaction.
+      const xids = await interleave(['1 a', '2 b', '3 b', '4 b', 'commit b', '5 a', 'commit a']);
+      await withClient(async (client) => {
+        expect(await stampPending(client, 1_000, 2)).toBe(2);
+        expect(await stampPending(client, 1_000, 2)).toBe(0);
+      });
+      expect(await stampedOrder(xids)).toEqual(['b', 'a']);
+    });
+
+    it('skips a transaction still open: it is not visible, and those after it go on', async () => {
+      const open = new pg.Client({ connectionString: server.url('stamp') });
+      await open.connect();
+      try {
+        await open.query('BEGIN');
+        await open.query(`INSERT INTO items VALUES (1, 'open')`);
+        const xids = await interleave(['2 b', 'commit b', '3 c', 'commit c']);
+        await withClient(async (client) => {
+          expect(await stampPending(client, 1_000, 1)).toBe(1);
+          expect(await stampPending(client, 1_000, 1)).toBe(1);
+          expect(await stampPending(client, 1_000, 1)).toBe(0);
+        });
+        expect(await stampedOrder(xids)).toEqual(['b', 'c']);
+        await open.query('COMMIT');
+      } finally {
+        await open.end();
+      }
+    });
   });
 
   it('upgrades an outbox of single-row entries: nothing waiting in it is lost, order kept', async () => {

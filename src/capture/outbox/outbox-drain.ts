@@ -19,26 +19,27 @@ export const DRAIN_BATCH_ROWS = 10_000;
  * committed before T2, is visible whenever T2 is. Positions come from one sequence, so they
  * grow with every round; rows keep their position until acknowledged.
  *
+ * A round looks at the `windowRows` waiting rows with the smallest ids (largest id W), not at
+ * the whole backlog: a transaction with no waiting row beyond W lies wholly in the window and
+ * its largest id is at most W, while every other transaction's largest id is above W. So the
+ * whole transactions of the window, in order, are the next ones in the outbox's order. Only
+ * when the window holds no whole transaction (one transaction larger than the window) does
+ * the round read the whole backlog.
+ *
  * @example
  * ```ts
  * const transactions = await stampPending(client); // 0 when nothing is waiting
  * ```
  */
-export async function stampPending(client: pg.Client, maxRows = DRAIN_BATCH_ROWS): Promise<number> {
+export async function stampPending(
+  client: pg.Client,
+  maxRows = DRAIN_BATCH_ROWS,
+  windowRows = DRAIN_WINDOW_ROWS,
+): Promise<number> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
   try {
-    // Committed, unstamped transactions in order, up to the row budget.
-    const pending = await client.query<{ xid: string }>(
-      `WITH pending AS (
-         SELECT xid, max(id) AS last_id, sum(${OUTBOX_CHANGES}) AS n FROM ${S}.outbox
-          WHERE position IS NULL GROUP BY xid),
-       ranked AS (
-         SELECT xid, last_id, row_number() OVER (ORDER BY last_id) AS rank,
-                sum(n) OVER (ORDER BY last_id) AS running FROM pending)
-       SELECT xid::text FROM ranked WHERE running <= $1 OR rank = 1 ORDER BY last_id`,
-      [maxRows],
-    );
-    const xids = pending.rows.map((row) => row.xid);
+    let xids = await nextInWindow(client, maxRows, windowRows);
+    if (xids === undefined) xids = await nextInBacklog(client, maxRows);
     if (xids.length === 0) {
       await client.query('COMMIT');
       return 0;
@@ -64,4 +65,64 @@ export async function stampPending(client: pg.Client, maxRows = DRAIN_BATCH_ROWS
     await client.query('ROLLBACK').catch(() => {});
     throw error;
   }
+}
+
+/**
+ * Waiting rows a round looks at first (see stampPending). Each is one outbox row, which may carry
+ * up to a chunk of changes; the change budget still applies within the window.
+ */
+export const DRAIN_WINDOW_ROWS = 10_000;
+
+/**
+ * The whole transactions among the `windowRows` oldest waiting rows, in order, up to the
+ * budget; [] when nothing waits; undefined when the window is full and holds no whole
+ * transaction.
+ */
+async function nextInWindow(
+  client: pg.Client,
+  maxRows: number,
+  windowRows: number,
+): Promise<string[] | undefined> {
+  // NOTE: the window must come from the index in id order. The outbox's statistics are often
+  // stale (it fills and empties faster than autovacuum analyzes it), and with them the planner
+  // has chosen to fetch every waiting row and sort them, which is the whole-backlog cost again.
+  await client.query('SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off');
+  const { rows } = await client.query<{ xid: string | null; window_rows: string }>(
+    `WITH win AS (
+       SELECT id, xid, ${OUTBOX_CHANGES} AS n FROM ${S}.outbox
+        WHERE position IS NULL ORDER BY id LIMIT $2),
+     edge AS (SELECT max(id) AS w, count(*) AS window_rows FROM win),
+     seen AS (SELECT xid, max(id) AS last_id, sum(n) AS n FROM win GROUP BY xid),
+     whole AS (
+       SELECT seen.* FROM seen, edge
+        WHERE edge.window_rows < $2 OR NOT EXISTS (
+          SELECT 1 FROM ${S}.outbox o
+           WHERE o.xid = seen.xid AND o.position IS NULL AND o.id > edge.w)),
+     ranked AS (
+       SELECT xid, last_id, row_number() OVER (ORDER BY last_id) AS rank,
+              sum(n) OVER (ORDER BY last_id) AS running FROM whole)
+     SELECT ranked.xid::text, edge.window_rows::text FROM edge
+       LEFT JOIN ranked ON ranked.running <= $1 OR ranked.rank = 1
+      ORDER BY ranked.last_id`,
+    [maxRows, windowRows],
+  );
+  await client.query('RESET enable_seqscan; RESET enable_bitmapscan');
+  const xids = rows.flatMap((row) => (row.xid === null ? [] : [row.xid]));
+  if (xids.length === 0 && Number(rows[0]?.window_rows ?? 0) >= windowRows) return undefined;
+  return xids;
+}
+
+/** The next transactions in order up to the budget, from the whole backlog (at least one). */
+async function nextInBacklog(client: pg.Client, maxRows: number): Promise<string[]> {
+  const pending = await client.query<{ xid: string }>(
+    `WITH pending AS (
+       SELECT xid, max(id) AS last_id, sum(${OUTBOX_CHANGES}) AS n FROM ${S}.outbox
+        WHERE position IS NULL GROUP BY xid),
+     ranked AS (
+       SELECT xid, last_id, row_number() OVER (ORDER BY last_id) AS rank,
+              sum(n) OVER (ORDER BY last_id) AS running FROM pending)
+     SELECT xid::text FROM ranked WHERE running <= $1 OR rank = 1 ORDER BY last_id`,
+    [maxRows],
+  );
+  return pending.rows.map((row) => row.xid);
 }
