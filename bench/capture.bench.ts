@@ -337,15 +337,7 @@ async function backlogDrain(
     'backlog',
   );
   process.stderr.write(`  writing a backlog of ${BACKLOG_ROWS} rows…\n`);
-  for (let from = 1; from <= BACKLOG_ROWS; from += 10_000) {
-    const to = Math.min(BACKLOG_ROWS, from + 9_999);
-    await server.query(
-      `INSERT INTO bench SELECT g, md5(g::text) || ' payload', g % 1000, now()
-         FROM generate_series(${from}, ${to}) g`,
-      [],
-      'backlog',
-    );
-  }
+  await writeBacklog(server, 'backlog');
   const [{ lsn }] = (await server.query<{ lsn: string }>(
     'SELECT pg_current_wal_insert_lsn()::text AS lsn',
   )) as [{ lsn: string }];
@@ -402,6 +394,82 @@ async function backlogDrain(
     unit: 'MiB',
     target: '<= 256 MiB',
   });
+
+  // The same backlog left in an outbox by its triggers, drained by the replicator in outbox mode:
+  // as inserted (chunk rows of many changes each) and as updated (one outbox row per change).
+  for (const kind of ['insert', 'update'] as const) {
+    const outbox = await outboxDrain(server, work, kind);
+    const what = `outbox mode, ${backlog} ${kind === 'insert' ? 'inserted' : 'updated'}`;
+    report.add({
+      group: GROUP,
+      name: `replicator drain to folder store, ${what}`,
+      value: outbox.rate,
+      unit: 'rows/s',
+      baseline,
+    });
+    report.add({
+      group: GROUP,
+      name: `replicator peak RSS (VmHWM), ${what}`,
+      value: outbox.peakKiB / 1024,
+      unit: 'MiB',
+      target: '<= 256 MiB',
+    });
+  }
+}
+
+/** BACKLOG_ROWS rows of about 90 bytes into `bench`, 10,000 per transaction. */
+async function writeBacklog(server: TestPostgres, database: string): Promise<void> {
+  for (let from = 1; from <= BACKLOG_ROWS; from += 10_000) {
+    const to = Math.min(BACKLOG_ROWS, from + 9_999);
+    await server.query(
+      `INSERT INTO bench SELECT g, md5(g::text) || ' payload', g % 1000, now()
+         FROM generate_series(${from}, ${to}) g`,
+      [],
+      database,
+    );
+  }
+}
+
+/**
+ * Outbox mode on the same backlog, left in the outbox with no replicator running: the rows
+ * inserted with the outbox's triggers installed, or inserted before and then each updated once
+ * (10,000 per statement). Drained by `crypto-replicator run --mode outbox` from its start to the
+ * last change durably stored.
+ */
+async function outboxDrain(
+  server: TestPostgres,
+  work: string,
+  kind: 'insert' | 'update',
+): Promise<{ rate: number; peakKiB: number }> {
+  const database = `backlog_outbox_${kind}`;
+  const url = await server.createDatabase(database);
+  await server.query(DDL, [], database);
+  process.stderr.write(`  writing a backlog of ${BACKLOG_ROWS} rows into an outbox (${kind})…\n`);
+  if (kind === 'update') await writeBacklog(server, database);
+  await installCapture({ mode: 'outbox', databaseUrl: url, tables: [TABLE] });
+  if (kind === 'insert') {
+    await writeBacklog(server, database);
+  } else {
+    for (let from = 1; from <= BACKLOG_ROWS; from += 10_000) {
+      await server.query(
+        'UPDATE bench SET n = n + 1 WHERE id BETWEEN $1 AND $2',
+        [from, from + 9_999],
+        database,
+      );
+    }
+  }
+  const replicator = await startReplicator([
+    ...['--database-url', url, '--mode', 'outbox', '--no-snapshot'],
+    ...['--store', join(work, `store-${database}`), '--state-dir', join(work, `state-${database}`)],
+    ...['--recipient', RECOVERY_PUB, '--log-level', 'warn'],
+    ...['--flush-interval', String(FLUSH_INTERVAL_MS)],
+  ]);
+  const started = performance.now();
+  await waitForMetric(replicator.port, 'crypto_replicator_changes_stored_total', BACKLOG_ROWS);
+  const rate = BACKLOG_ROWS / ((performance.now() - started) / 1000);
+  const peakKiB = (await new TreePeak(replicator.child.pid ?? -1).sample()) / 1024;
+  await stopChild(replicator.child);
+  return { rate, peakKiB };
 }
 
 /** Commit→stored latency at a steady 1,000 rows/s (100 transactions of 10 rows per second). */

@@ -28,6 +28,8 @@ const EXPECTED: Record<string, RegExp[]> = {
     /source writes, outbox floor: empty outbox row/,
     /insert trigger per 10-row INSERT, outbox installed/,
     /replicator drain to folder store/,
+    /replicator drain to folder store, outbox mode, .* inserted/,
+    /replicator drain to folder store, outbox mode, .* updated/,
     /commit→stored latency .* p99/,
     /replicator peak RSS/,
   ],
