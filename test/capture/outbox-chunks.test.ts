@@ -10,7 +10,12 @@ import {
   MAX_CHUNK_BYTES,
   MAX_CHUNK_ROWS,
 } from '../../src/capture/outbox/outbox-chunks.js';
-import { stampPending } from '../../src/capture/outbox/outbox-drain.js';
+import {
+  DRAIN_WINDOW_ROWS,
+  drainWindowRows,
+  stampPending,
+} from '../../src/capture/outbox/outbox-drain.js';
+import { createLogger } from '../../src/log/logger.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { collect } from './collect.js';
 
@@ -299,6 +304,46 @@ describe('outbox chunk rows', () => {
         await open.end();
       }
     });
+  });
+
+  it('drains an outbox installed before the waiting-row indexes, says so, and install adds them', async () => {
+    await server.createDatabase('noindex');
+    await server.query(DDL, [], 'noindex');
+    await installCapture({ mode: 'outbox', databaseUrl: server.url('noindex'), tables: [TABLE] });
+    await server.query('DROP INDEX crypto_replicator.outbox_waiting', [], 'noindex');
+    await server.query(`INSERT INTO items VALUES (1, 'a'), (2, 'b')`, [], 'noindex');
+    await server.query(`UPDATE items SET v = 'c' WHERE id = 1`, [], 'noindex');
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: 'warn',
+      destination: { write: (line) => lines.push(line) },
+    });
+    const source = createCaptureSource({
+      mode: 'outbox',
+      databaseUrl: server.url('noindex'),
+      snapshot: false,
+      logger,
+    });
+    sources.push(source);
+    await source.start();
+    const seen = collect(source);
+    const changes = await seen.waitForChanges(3);
+    expect(changes.map((c) => `${c.op} ${c.new?.v}`)).toEqual(['INSERT a', 'INSERT b', 'UPDATE c']);
+    await seen.acknowledgeAll();
+    await source.stop();
+    expect(lines.map((line) => JSON.parse(line).msg)).toContain(
+      'the outbox lacks the indexes on waiting rows: each drain round reads the whole backlog',
+    );
+
+    const client = new pg.Client({ connectionString: server.url('noindex') });
+    await client.connect();
+    try {
+      expect(await drainWindowRows(client)).toBe(0);
+      await installCapture({ mode: 'outbox', databaseUrl: server.url('noindex'), tables: [TABLE] });
+      expect(await drainWindowRows(client)).toBe(DRAIN_WINDOW_ROWS);
+    } finally {
+      await client.end();
+    }
   });
 
   it('upgrades an outbox of single-row entries: nothing waiting in it is lost, order kept', async () => {

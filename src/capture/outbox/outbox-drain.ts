@@ -24,7 +24,7 @@ export const DRAIN_BATCH_ROWS = 10_000;
  * its largest id is at most W, while every other transaction's largest id is above W. So the
  * whole transactions of the window, in order, are the next ones in the outbox's order. Only
  * when the window holds no whole transaction (one transaction larger than the window) does
- * the round read the whole backlog.
+ * the round read the whole backlog; and always with a `windowRows` of 0 (see drainWindowRows).
  *
  * @example
  * ```ts
@@ -38,7 +38,7 @@ export async function stampPending(
 ): Promise<number> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
   try {
-    let xids = await nextInWindow(client, maxRows, windowRows);
+    let xids = windowRows > 0 ? await nextInWindow(client, maxRows, windowRows) : undefined;
     if (xids === undefined) xids = await nextInBacklog(client, maxRows);
     if (xids.length === 0) {
       await client.query('COMMIT');
@@ -72,6 +72,25 @@ export async function stampPending(
  * up to a chunk of changes; the change budget still applies within the window.
  */
 export const DRAIN_WINDOW_ROWS = 10_000;
+
+/**
+ * The window a drain round can use on this outbox: DRAIN_WINDOW_ROWS, or 0 when the outbox
+ * lacks the indexes on its waiting rows (installed before them). Without them the window's
+ * query scans the outbox once per transaction, far slower than grouping the whole backlog.
+ *
+ * @example
+ * ```ts
+ * await stampPending(client, DRAIN_BATCH_ROWS, await drainWindowRows(client));
+ * ```
+ */
+export async function drainWindowRows(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ ok: boolean | string }>(
+    `SELECT to_regclass('${S}.outbox_waiting') IS NOT NULL
+        AND to_regclass('${S}.outbox_waiting_xid') IS NOT NULL AS ok`,
+  );
+  const ok = rows[0]?.ok;
+  return ok === true || ok === 't' ? DRAIN_WINDOW_ROWS : 0;
+}
 
 /**
  * The whole transactions among the `windowRows` oldest waiting rows, in order, up to the
