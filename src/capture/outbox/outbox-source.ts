@@ -5,9 +5,15 @@ import type { Logger } from '../../log/logger.js';
 import { reconnectDelayMs, sleep } from '../backoff.js';
 import type { CaptureMode, CaptureSource, CaptureStatus } from '../capture-source.js';
 import { readSchemaRecord } from '../catalog.js';
-import { CAPTURE_SCHEMA, OUTBOX_WAKE_CHANNEL, ROW_TRIGGER } from '../install-sql.js';
+import { CAPTURE_SCHEMA, OUTBOX_WAKE_CHANNEL } from '../install-sql.js';
 import { connectText, describeError } from '../text-client.js';
 import { TransactionQueue } from '../transaction-queue.js';
+import {
+  capturedTables,
+  checkInstalled,
+  DRAIN_LOCK_GRACE_MS,
+  takeDrainLock,
+} from './outbox-checks.js';
 import { DRAIN_BATCH_ROWS, drainWindowRows, stampPending } from './outbox-drain.js';
 import {
   hstoreSchema,
@@ -26,14 +32,6 @@ export const OUTBOX_POLL_MS = 1_000;
 const WAKE_RETRY_MS = 100;
 /** Changes fetched per round trip while emitting stamped transactions. */
 const FETCH_ROWS = 1_000;
-/** Advisory lock key: one drainer per database. */
-const DRAIN_LOCK = `hashtext('${S}.outbox')`;
-/**
- * How long a start waits for the drain lock: after a SIGKILL of the previous replicator its
- * backend holds the lock until the server notices the closed connection.
- */
-export const DRAIN_LOCK_GRACE_MS = 15_000;
-const LOCK_POLL_MS = 250;
 
 export interface OutboxSourceOptions {
   databaseUrl: string;
@@ -313,17 +311,6 @@ export class OutboxCaptureSource implements CaptureSource {
     this.wake = undefined;
   }
 
-  /** Try the one-drainer lock until it is ours or the grace period is over. */
-  private async takeDrainLock(client: pg.Client): Promise<boolean> {
-    const deadline = Date.now() + (this.options.lockGraceMs ?? DRAIN_LOCK_GRACE_MS);
-    for (;;) {
-      const lock = await client.query(`SELECT pg_try_advisory_lock(${DRAIN_LOCK}) AS ok`);
-      if (lock.rows[0]?.ok === 't') return true;
-      if (Date.now() >= deadline || this.abort.signal.aborted) return false;
-      await sleep(LOCK_POLL_MS, this.abort.signal);
-    }
-  }
-
   /** The drain connection: LISTENs for wake-ups and holds the one-drainer advisory lock. */
   private async connect(): Promise<pg.Client> {
     if (this.client !== undefined) return this.client;
@@ -335,7 +322,8 @@ export class OutboxCaptureSource implements CaptureSource {
       if (this.wake !== undefined) this.wake();
       else this.woken = true;
     });
-    if (!(await this.takeDrainLock(client))) {
+    const graceMs = this.options.lockGraceMs ?? DRAIN_LOCK_GRACE_MS;
+    if (!(await takeDrainLock(client, graceMs, this.abort.signal))) {
       await client.end().catch(() => {});
       throw new DatabaseError('start outbox capture: another replicator drains this outbox', {
         hint: 'stop the other replicator; one database has one outbox stream',
@@ -355,37 +343,4 @@ export class OutboxCaptureSource implements CaptureSource {
     this.state.connected = true;
     return client;
   }
-}
-
-/** Refuse an outbox that is missing, or too old for this drain (it reads chunk rows). */
-async function checkInstalled(client: pg.Client): Promise<void> {
-  const installed = await client.query(`SELECT to_regclass('${S}.outbox') IS NOT NULL AS ok`);
-  if (installed.rows[0]?.ok !== 't') {
-    throw new DatabaseError('start outbox capture: the outbox is not installed', {
-      hint: 'run "crypto-replicator install --mode outbox --tables …" first',
-    });
-  }
-  const chunked = await client.query(
-    `SELECT 1 FROM pg_attribute WHERE attrelid = '${S}.outbox'::regclass AND attname = 'new_rows'`,
-  );
-  if (chunked.rows.length === 0) {
-    throw new DatabaseError(
-      'start outbox capture: the outbox was installed by an earlier version',
-      {
-        hint: 'run "crypto-replicator install --mode outbox --tables …" again; it upgrades the outbox and keeps what waits in it',
-      },
-    );
-  }
-}
-
-/** Tables that carry our capture trigger. */
-async function capturedTables(client: pg.Client): Promise<TableName[]> {
-  const { rows } = await client.query<{ schema: string; name: string }>(
-    `SELECT DISTINCT n.nspname AS schema, c.relname AS name
-       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-       JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE t.tgname = $1 ORDER BY 1, 2`,
-    [ROW_TRIGGER],
-  );
-  return rows;
 }
