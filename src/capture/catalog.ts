@@ -32,6 +32,25 @@ export async function listAllTables(client: pg.Client): Promise<TableName[]> {
 }
 
 /**
+ * Tables that carry a trigger of the given name (capture installs one per table), sorted.
+ *
+ * @example
+ * ```ts
+ * await tablesWithTrigger(client, ROW_TRIGGER); // => [{ schema: 'public', name: 'orders' }]
+ * ```
+ */
+export async function tablesWithTrigger(client: pg.Client, trigger: string): Promise<TableName[]> {
+  const { rows } = await client.query<{ schema: string; name: string }>(
+    `SELECT DISTINCT n.nspname AS schema, c.relname AS name
+       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE t.tgname = $1 ORDER BY 1, 2`,
+    [trigger],
+  );
+  return rows.map((row) => ({ schema: row.schema, name: row.name }));
+}
+
+/**
  * Check that each named table exists; throws UsageError naming the first one missing.
  *
  * @example

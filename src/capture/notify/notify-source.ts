@@ -12,7 +12,7 @@ import type { Logger } from '../../log/logger.js';
 import { retryLocalWrite } from '../../pipeline/local-disk.js';
 import { reconnectDelayMs, sleep } from '../backoff.js';
 import type { CaptureMode, CaptureSource, CaptureStatus } from '../capture-source.js';
-import { readSchemaRecord } from '../catalog.js';
+import { readSchemaRecord, tablesWithTrigger } from '../catalog.js';
 import { CAPTURE_SCHEMA, ROW_TRIGGER } from '../install-sql.js';
 import { DEFAULT_LIVENESS, type LivenessOptions, watchLiveness } from '../liveness.js';
 import {
@@ -90,7 +90,7 @@ export class NotifyCaptureSource implements CaptureSource {
 
     // Schema records of the followed tables go first; LISTEN before the snapshot so that no
     // change between the two is missed.
-    const tables = this.options.tables ?? (await triggeredTables(client));
+    const tables = this.options.tables ?? (await tablesWithTrigger(client, ROW_TRIGGER));
     for (const table of tables) {
       const record = await readSchemaRecord(client, table);
       this.shapes.remember(record);
@@ -384,16 +384,4 @@ export class NotifyCaptureSource implements CaptureSource {
     this.connectedBefore = true;
     return client;
   }
-}
-
-/** Tables that carry our notify trigger. */
-async function triggeredTables(client: pg.Client): Promise<TableName[]> {
-  const { rows } = await client.query<{ schema: string; name: string }>(
-    `SELECT DISTINCT n.nspname AS schema, c.relname AS name
-       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-       JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE t.tgname = $1 ORDER BY 1, 2`,
-    [ROW_TRIGGER],
-  );
-  return rows;
 }

@@ -1,8 +1,7 @@
 import type pg from 'pg';
-import type { TableName } from '../../change/change.js';
 import { DatabaseError } from '../../errors.js';
 import { sleep } from '../backoff.js';
-import { CAPTURE_SCHEMA, ROW_TRIGGER } from '../install-sql.js';
+import { CAPTURE_SCHEMA } from '../install-sql.js';
 
 const S = CAPTURE_SCHEMA;
 /** Advisory lock key: one drainer per database. */
@@ -64,23 +63,4 @@ export async function checkInstalled(client: pg.Client): Promise<void> {
       },
     );
   }
-}
-
-/**
- * Tables that carry our capture trigger, by schema and name.
- *
- * @example
- * ```ts
- * await capturedTables(client); // => [{ schema: 'public', name: 'orders' }]
- * ```
- */
-export async function capturedTables(client: pg.Client): Promise<TableName[]> {
-  const { rows } = await client.query<{ schema: string; name: string }>(
-    `SELECT DISTINCT n.nspname AS schema, c.relname AS name
-       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-       JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE t.tgname = $1 ORDER BY 1, 2`,
-    [ROW_TRIGGER],
-  );
-  return rows;
 }

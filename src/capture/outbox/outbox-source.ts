@@ -4,16 +4,11 @@ import { DatabaseError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { reconnectDelayMs, sleep } from '../backoff.js';
 import type { CaptureMode, CaptureSource, CaptureStatus } from '../capture-source.js';
-import { readSchemaRecord } from '../catalog.js';
-import { CAPTURE_SCHEMA, OUTBOX_WAKE_CHANNEL } from '../install-sql.js';
+import { readSchemaRecord, tablesWithTrigger } from '../catalog.js';
+import { CAPTURE_SCHEMA, OUTBOX_WAKE_CHANNEL, ROW_TRIGGER } from '../install-sql.js';
 import { connectText, describeError } from '../text-client.js';
 import { TransactionQueue } from '../transaction-queue.js';
-import {
-  capturedTables,
-  checkInstalled,
-  DRAIN_LOCK_GRACE_MS,
-  takeDrainLock,
-} from './outbox-checks.js';
+import { checkInstalled, DRAIN_LOCK_GRACE_MS, takeDrainLock } from './outbox-checks.js';
 import { DRAIN_BATCH_ROWS, drainWindowRows, stampPending } from './outbox-drain.js';
 import {
   hstoreSchema,
@@ -89,7 +84,7 @@ export class OutboxCaptureSource implements CaptureSource {
       await client.end().catch(() => {});
       throw error;
     }
-    this.tables = this.options.tables ?? (await capturedTables(client));
+    this.tables = this.options.tables ?? (await tablesWithTrigger(client, ROW_TRIGGER));
     for (const table of this.tables) {
       const record = await readSchemaRecord(client, table);
       this.shapes.remember(record);
